@@ -1,0 +1,108 @@
+"""The array backend: NumPy on the CPU, CuPy on the GPU.
+
+Op code is written once against ``xp = get_array_module(*arrays)``. This module is the only
+place that imports CuPy, and it does so lazily: ``import scratchnet`` never needs it.
+"""
+import functools
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda")
+_default_device = "cpu"
+
+
+def is_cupy(array):
+    """True for a CuPy array, checked by type so that CuPy is never imported to answer."""
+    return type(array).__module__.split(".")[0] == "cupy"
+
+
+def get_array_module(*arrays):
+    """``cupy`` if any argument is a CuPy array, else ``numpy`` (Chainer's rule)."""
+    for a in arrays:
+        if is_cupy(a):
+            return cupy_module()
+    return np
+
+
+def device_of(array):
+    return "cuda" if is_cupy(array) else "cpu"
+
+
+@functools.cache
+def _import_cupy():
+    try:
+        import cupy
+    except ImportError as err:
+        return None, (f"CuPy is not installed ({err}); install it with "
+                      "`pip install scratchnet[gpu]` (cupy-cuda13x) or `pip install cupy-cuda12x` "
+                      "for CUDA 12 drivers")
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # the CUDA driver is missing or broken
+        return None, f"CuPy is installed but cannot reach a CUDA driver: {err}"
+    if count == 0:
+        return None, "CuPy is installed but no CUDA GPU is visible"
+    return cupy, None
+
+
+def cupy_module():
+    """The cupy module, or a RuntimeError that says which piece is missing."""
+    cupy, why = _import_cupy()
+    if cupy is None:
+        raise RuntimeError(f"device 'cuda' is not available: {why}")
+    return cupy
+
+
+def cuda_is_available():
+    return _import_cupy()[0] is not None
+
+
+def check_device(device):
+    """Normalise a device name ('cpu', 'cuda', 'cuda:0') or raise naming the known ones."""
+    if device is None:
+        return _default_device
+    name = str(device).split(":")[0]
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    return name
+
+
+def set_default_device(device):
+    """Device of tensors made by factories (``zeros``, ``randn``, ``tensor``...) when none is given."""
+    global _default_device
+    device = check_device(device)
+    if device == "cuda":
+        cupy_module()
+    _default_device = device
+
+
+def get_default_device():
+    return _default_device
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` if it is not there already."""
+    device = check_device(device)
+    if device == device_of(array):
+        return array
+    if device == "cuda":
+        return cupy_module().asarray(array)
+    return array.get()
+
+
+def to_numpy(array):
+    return array.get() if is_cupy(array) else np.asarray(array)
+
+
+def show_config():
+    """One line per piece of the backend, for bug reports."""
+    lines = [f"numpy {np.__version__}"]
+    try:
+        import numba
+        lines.append(f"numba {numba.__version__}")
+    except ImportError:
+        lines.append("numba: not installed (kernels run their NumPy references)")
+    cupy, why = _import_cupy()
+    lines.append(f"cupy {cupy.__version__}" if cupy is not None else f"cuda: {why}")
+    lines.append(f"default device: {_default_device}")
+    return "\n".join(lines)

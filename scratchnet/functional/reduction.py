@@ -1,0 +1,170 @@
+"""Reductions: sum, mean, var, max, min, argmax, argmin.
+
+Backward of a reduction broadcasts ``gy`` back over the reduced axes; ``keep`` re-inserts
+those axes (size 1) when ``keepdim=False`` removed them.
+"""
+from collections import namedtuple
+
+from .. import backend
+from ..function import Function
+from ..tensor import Tensor
+from ._operands import normalize_dim
+
+# What torch.max(x, dim) returns: a (values, indices) pair with names.
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
+def _axes(dim, ndim):
+    """The reduced axes as a tuple, every axis when dim is None."""
+    if dim is None:
+        return tuple(range(ndim))
+    return dim if isinstance(dim, tuple) else (dim,)
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def _keep(gy, axes, keepdim):
+    """Give ``gy`` back its reduced axes (size 1) so that it broadcasts against the input."""
+    if keepdim:
+        return gy
+    shape = list(gy.shape)
+    for a in sorted(axes):
+        shape.insert(a, 1)
+    return gy.reshape(shape)
+
+
+class SumFunction(Function):
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        xp = backend.get_array_module(gy)
+        return xp.broadcast_to(_keep(gy, self.axes, self.keepdim), self.x_shape).copy()
+
+
+def sum(input, dim=None, keepdim=False):
+    """y = Σ x over ``dim`` (all elements when None). Backward: gx = gy broadcast over dim."""
+    dim = normalize_dim("sum", dim, input.ndim)
+    return SumFunction(_axes(dim, input.ndim), keepdim)(input)
+
+
+def mean(input, dim=None, keepdim=False):
+    """y = Σ x / n over ``dim``. Backward: gx = gy / n broadcast over dim."""
+    dim = normalize_dim("mean", dim, input.ndim)
+    axes = _axes(dim, input.ndim)
+    return sum(input, axes, keepdim) / _count(input.shape, axes)
+
+
+class VarFunction(Function):
+    def __init__(self, axes, correction, keepdim):
+        self.axes, self.correction, self.keepdim = axes, correction, keepdim
+
+    def forward(self, x):
+        centred = x - x.mean(axis=self.axes, keepdims=True)
+        self.save_for_backward(centred)
+        self.divisor = _count(x.shape, self.axes) - self.correction
+        return (centred * centred).sum(axis=self.axes, keepdims=self.keepdim) / self.divisor
+
+    def backward(self, gy):
+        (centred,) = self.saved_tensors
+        # d/dx_i Σ(x_j − mean)² = 2(x_i − mean): the mean's own dependence on x_i sums to 0.
+        return _keep(gy, self.axes, self.keepdim) * (2 / self.divisor) * centred
+
+
+def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """y = Σ (x − mean)² / (n − correction) over ``dim``; correction=1 is Bessel's (torch's
+    default, ``unbiased=True``). Backward: gx = gy · 2(x − mean) / (n − correction)."""
+    if unbiased is not None:
+        correction = int(unbiased)
+    dim = normalize_dim("var", dim, input.ndim)
+    return VarFunction(_axes(dim, input.ndim), correction, keepdim)(input)
+
+
+class ExtremumFunction(Function):
+    """max or min over every element; ties share the gradient equally (torch's rule)."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def forward(self, x):
+        y = x.max() if self.kind == "max" else x.min()
+        self.save_for_backward(x == y)
+        return y
+
+    def backward(self, gy):
+        (winners,) = self.saved_tensors
+        return winners * (gy / winners.sum())
+
+
+class ExtremumDimFunction(Function):
+    """max or min along one dim, returning (values, indices); the gradient goes to the index."""
+
+    def __init__(self, kind, dim, keepdim):
+        self.kind, self.dim, self.keepdim = kind, dim, keepdim
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        arg = xp.argmax if self.kind == "max" else xp.argmin
+        indices = xp.expand_dims(arg(x, axis=self.dim), self.dim)  # first extremum on ties
+        values = xp.take_along_axis(x, indices, axis=self.dim)
+        self.x_shape = x.shape
+        self.save_for_backward(indices)
+        if not self.keepdim:
+            values, indices = values.squeeze(self.dim), indices.squeeze(self.dim)
+        return values, indices.astype("int64")
+
+    def backward(self, gy, g_indices):
+        (indices,) = self.saved_tensors
+        xp = backend.get_array_module(gy)
+        gx = xp.zeros(self.x_shape, gy.dtype)
+        xp.put_along_axis(gx, indices, _keep(gy, (self.dim,), self.keepdim), axis=self.dim)
+        return gx
+
+
+def _extremum(kind, input, dim, keepdim):
+    if input.numel() == 0:
+        raise RuntimeError(f"{kind}(): expected a non-empty tensor, got shape {input.shape}")
+    if dim is None:
+        return ExtremumFunction(kind)(input)
+    dim = normalize_dim(kind, dim, input.ndim)
+    return MaxMin(*ExtremumDimFunction(kind, dim, keepdim)(input))
+
+
+def max(input, dim=None, keepdim=False):
+    """``max(x)``: the largest element; backward splits gy evenly among tied maxima.
+    ``max(x, dim)``: ``(values, indices)``; backward sends gy to the returned (first) index."""
+    return _extremum("max", input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    """As ``max``, for the smallest element."""
+    return _extremum("min", input, dim, keepdim)
+
+
+def _arg(kind, input, dim, keepdim):
+    xp = backend.get_array_module(input.data)
+    fn = xp.argmax if kind == "argmax" else xp.argmin
+    if dim is None:
+        out = fn(input.data.reshape(-1))
+        return Tensor(out.reshape((1,) * input.ndim) if keepdim else out).long()
+    dim = normalize_dim(kind, dim, input.ndim)
+    out = fn(input.data, axis=dim)
+    return Tensor(xp.expand_dims(out, dim) if keepdim else out).long()
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest element (of the flattened tensor when dim is None); no gradient."""
+    return _arg("argmax", input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _arg("argmin", input, dim, keepdim)

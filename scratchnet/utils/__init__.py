@@ -1,0 +1,4 @@
+"""Utilities built on the autograd core."""
+from .checkpoint import checkpoint
+
+__all__ = ["checkpoint"]
