@@ -16,6 +16,6 @@ from .functional import (abs, add, argmax, argmin, cat, chunk, clamp, div, exp, 
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor
-from . import utils  # noqa: E402  (needs Function and Tensor)
+from . import nn, utils  # noqa: E402  (need Function and Tensor)
 
 __version__ = "0.1.0"
