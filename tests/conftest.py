@@ -4,11 +4,15 @@ Profiles: ``ci`` (default; the suite in a few minutes on 2 cores) and ``thorough
 more examples), chosen with SCRATCHNET_HYPOTHESIS=thorough.
 """
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 import scratchnet as sn
+
+# test modules import the shared helpers as `from tests.helpers import ...`
+sys.path.insert(0, os.path.dirname(__file__))
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                      HealthCheck.data_too_large])
