@@ -14,6 +14,8 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     Python floats give float32, Python ints int64, bools bool; a NumPy or CuPy array keeps its
     dtype (float64 stays float64), as ``torch.tensor`` does.
     """
+    if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
+        data = np.asarray(data)
     if device is None and _is_array(data):
         device = backend.device_of(_raw(data))
     device = backend.check_device(device)

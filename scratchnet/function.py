@@ -10,10 +10,11 @@ outputs, and (when grad mode is on and some input requires grad) record the grap
 """
 import heapq
 import itertools
+import time
 import weakref
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, run_hooks
 
 
 class _GradMode:
@@ -69,6 +70,7 @@ class Function:
     generation = 0  # longest path from a leaf; backward visits high generations first
     _saved = ()
     _released = False
+    _output_hooks = None  # {output index: [hook, ...]}, from Tensor.register_hook
 
     def __call__(self, *inputs):
         tensors = [t for t in inputs if t is not None]
@@ -80,7 +82,9 @@ class Function:
         single = not isinstance(outputs, tuple)
         outputs = tuple(Tensor(y) for y in ((outputs,) if single else outputs))
         if record:
-            self.inputs = inputs
+            # leaves (parameters, constants) are kept; a non-leaf input is kept only as an edge
+            # to its grad_fn, so its array is freed as soon as nothing else needs it
+            self.inputs = tuple(t if t is None or t.grad_fn is None else Edge(t) for t in inputs)
             self.generation = max((t.grad_fn.generation + 1 for t in tensors
                                    if t.grad_fn is not None), default=0)
             self.outputs = [weakref.ref(y) for y in outputs]
@@ -110,10 +114,28 @@ class Function:
                 "retain_graph=True to the first backward() to keep them")
         return self._saved
 
+    def output_hooks(self, index):
+        """The list of hooks on output ``index`` (created on first use)."""
+        if self._output_hooks is None:
+            self._output_hooks = {}
+        return self._output_hooks.setdefault(index, [])
+
     def release(self):
         """Free what forward saved; a later backward through this Function raises."""
         self._saved = ()
         self._released = True
+
+
+class Edge:
+    """What backward needs of a non-leaf input: the Function that made it (and which of its
+    outputs it is), its shape and dtype; not its data."""
+
+    __slots__ = ("grad_fn", "_output_index", "shape", "dtype", "device")
+    requires_grad, is_leaf = True, False
+
+    def __init__(self, tensor):
+        self.grad_fn, self._output_index = tensor.grad_fn, tensor._output_index
+        self.shape, self.dtype, self.device = tensor.shape, tensor.dtype, tensor.device
 
 
 def _check_same_device(op, tensors):
@@ -121,6 +143,11 @@ def _check_same_device(op, tensors):
     if len(devices) > 1:
         shown = ", ".join(f"{t.device} {t.shape}" for t in tensors)
         raise RuntimeError(f"{op}: expected all tensors on the same device, got {shown}")
+
+
+# Callables ``observer(fn, grad_outputs, grad_inputs, seconds)`` run after each Function's
+# backward; scratchnet.viz.trace_backward adds one to record the order backprop ran in.
+backward_observers = []
 
 
 def run_backward(root, grad, retain_graph=False):
@@ -155,17 +182,21 @@ def run_backward(root, grad, retain_graph=False):
         grads = pending.pop(fn)
         xp = backend.get_array_module(*[g for g in grads if g is not None])
         for i, ref in enumerate(fn.outputs):
-            y = ref()
             if grads[i] is None:  # an output nobody used, e.g. one piece of a split
                 shape, dtype = fn._output_meta[i]
                 grads[i] = xp.zeros(shape, dtype)
-            elif y is not None:
-                grads[i] = y._run_hooks(grads[i])
-                if y._retains_grad:
-                    y.grad = Tensor(grads[i])
+                continue
+            if fn._output_hooks and i in fn._output_hooks:
+                grads[i] = run_hooks(fn._output_hooks[i], grads[i])
+            y = ref()
+            if y is not None and y._retains_grad:
+                y.grad = Tensor(grads[i])
+        start = time.perf_counter()
         input_grads = fn.backward(*grads)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        for observe in backward_observers:
+            observe(fn, grads, input_grads, time.perf_counter() - start)
         if not retain_graph:
             fn.release()
         for x, gx in zip(fn.inputs, input_grads):
@@ -174,7 +205,7 @@ def run_backward(root, grad, retain_graph=False):
 
     shared = set()  # no two leaves may end up holding the same array as .grad
     for leaf, g in leaf_grads.values():
-        g = leaf._run_hooks(g)
+        g = run_hooks(leaf._hooks, g)
         if leaf.grad is not None:
             leaf.grad = Tensor(leaf.grad.data + g)
         else:

@@ -158,22 +158,20 @@ class Tensor:
 
     def register_hook(self, hook):
         """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed; a
-        returned tensor replaces the gradient. Returns a handle whose ``remove()`` undoes it."""
+        returned tensor replaces the gradient. Returns a handle whose ``remove()`` undoes it.
+
+        A non-leaf tensor's hooks live on its grad_fn (as in torch), so they run even after
+        the Python object itself is gone."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
-        self._hooks.append(hook)
-        return _HookHandle(self._hooks, hook)
+        hooks = self._hooks if self.grad_fn is None else self.grad_fn.output_hooks(
+            self._output_index)
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         self._retains_grad = True
-
-    def _run_hooks(self, grad):
-        for hook in self._hooks:
-            out = hook(Tensor(grad))
-            if out is not None:
-                grad = out.data if isinstance(out, Tensor) else out
-        return grad
 
     # ---- shape methods
     def reshape(self, *shape):
@@ -340,6 +338,15 @@ class Tensor:
 
     def __int__(self):
         return int(self.item())
+
+
+def run_hooks(hooks, grad):
+    """Pass ``grad`` (an array) through each hook in turn; a hook may replace it."""
+    for hook in hooks:
+        out = hook(Tensor(grad))
+        if out is not None:
+            grad = out.data if isinstance(out, Tensor) else out
+    return grad
 
 
 class _HookHandle:

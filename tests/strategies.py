@@ -31,3 +31,27 @@ def distinct_values(rng, shape, dtype=np.float64, gap=0.1):
     base = (rng.permutation(n) - n // 2 + 0.5) * gap
     jitter = rng.uniform(-0.2, 0.2, n) * gap
     return (base + jitter).reshape(shape).astype(dtype)
+
+
+@st.composite
+def shapes_and_dim(draw, min_dims=1, max_dims=4, max_side=5):
+    """A shape of at least ``min_dims`` dims and one of its dims, negative half the time."""
+    shape = draw(shapes(max(min_dims, 1), max_dims, 1, max_side))
+    return shape, draw(st.integers(-len(shape), len(shape) - 1))
+
+
+@st.composite
+def shapes_and_dims(draw, max_dims=4, max_side=5):
+    """A shape and a reduction ``dim``: None, one dim, or a tuple of distinct dims."""
+    shape = draw(shapes(0, max_dims, 1, max_side))
+    if not shape or draw(st.booleans()):
+        return shape, None
+    if draw(st.booleans()):
+        return shape, draw(st.integers(-len(shape), len(shape) - 1))
+    dims = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True))
+    return shape, tuple(d - len(shape) if draw(st.booleans()) else d for d in dims)
+
+
+def nonzero_values(rng, shape, dtype=np.float64, low=0.5, high=2.0):
+    """Values with |v| in [low, high] and a random sign (denominators, kinks at zero)."""
+    return (rng.uniform(low, high, shape) * rng.choice([-1, 1], shape)).astype(dtype)

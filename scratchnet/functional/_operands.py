@@ -10,7 +10,9 @@ def as_operands(op, a, b):
 
     Python scalars are "weak": ``float32_tensor * 2.0`` stays float32, ``int_tensor * 0.5``
     becomes float32 (torch's default float). Two tensors promote as NumPy does, except that an
-    integer with a float gives that float dtype (NumPy would widen int64 + float32 to float64).
+    integer with a float gives that float dtype (NumPy would widen int64 + float32 to float64)
+    and that a 0-d tensor does not widen a dimensioned one of its kind (float32 (3,) + float64
+    () stays float32, as in torch).
     """
     ref = a if isinstance(a, Tensor) else b
     xp = backend.get_array_module(ref.data)
@@ -23,14 +25,21 @@ def as_operands(op, a, b):
     except ValueError:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast "
                          "together") from None
-    dtype = promote(a.dtype, b.dtype)
+    dtype = promote(a, b)
     return _cast(a, dtype), _cast(b, dtype)
 
 
-def promote(d1, d2):
-    if (d1.kind == "f") != (d2.kind == "f"):
-        return d1 if d1.kind == "f" else d2
-    return np.result_type(d1, d2)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # torch's order: bool < integer < floating
+
+
+def promote(a, b):
+    """The dtype torch gives an elementwise op on tensors ``a`` and ``b``."""
+    ca, cb = _CATEGORY[a.dtype.kind], _CATEGORY[b.dtype.kind]
+    if ca != cb:
+        return (a if ca > cb else b).dtype
+    if (a.ndim == 0) != (b.ndim == 0):  # same category: the dimensioned tensor decides
+        return (b if a.ndim == 0 else a).dtype
+    return np.result_type(a.dtype, b.dtype)
 
 
 def _scalar_like(value, ref, xp):
@@ -71,6 +80,12 @@ def check_same_float_dtype(op, *tensors):
         shown = ", ".join(f"{t.dtype} {t.shape}" for t in tensors if t is not None)
         raise TypeError(f"{op}: expected all inputs to have the same dtype, got {shown}; "
                         "convert with .float() or .double()")
+
+
+def as_float(t):
+    """Integer and bool tensors as float32 (torch's default float): for exp, log, sqrt and the
+    other ops whose result is a float whatever the input (NumPy would give float64 or float16)."""
+    return t if t.dtype.kind == "f" else _cast(t, np.float32)
 
 
 def check_float(op, t):

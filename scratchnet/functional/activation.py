@@ -1,7 +1,7 @@
 """Activations: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax."""
 from .. import backend
 from ..function import Function
-from ._operands import check_float, normalize_dim
+from ._operands import as_float, check_float, normalize_dim
 
 
 class ReLUFunction(Function):
@@ -56,7 +56,7 @@ class SigmoidFunction(Function):
 
 def sigmoid(input):
     """y = 1 / (1 + e^−x). Backward: gx = gy·y·(1 − y)."""
-    return SigmoidFunction()(input)
+    return SigmoidFunction()(as_float(input))
 
 
 class TanhFunction(Function):
@@ -72,7 +72,7 @@ class TanhFunction(Function):
 
 def tanh(input):
     """y = tanh x. Backward: gx = gy·(1 − y²)."""
-    return TanhFunction()(input)
+    return TanhFunction()(as_float(input))
 
 
 def log_softmax_array(x, axis):

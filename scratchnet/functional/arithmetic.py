@@ -8,7 +8,7 @@ import numpy as np
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from ._operands import as_operands, check_same_float_dtype, unbroadcast
+from ._operands import as_float, as_operands, check_same_float_dtype, unbroadcast
 
 
 class AddFunction(Function):
@@ -127,7 +127,7 @@ class ExpFunction(Function):
 
 def exp(input):
     """y = eˣ. Backward: gx = gy·y."""
-    return ExpFunction()(input)
+    return ExpFunction()(as_float(input))
 
 
 class LogFunction(Function):
@@ -142,7 +142,7 @@ class LogFunction(Function):
 
 def log(input):
     """y = ln x. Backward: gx = gy / x."""
-    return LogFunction()(input)
+    return LogFunction()(as_float(input))
 
 
 class SqrtFunction(Function):
@@ -158,13 +158,13 @@ class SqrtFunction(Function):
 
 def sqrt(input):
     """y = √x. Backward: gx = gy / (2y)."""
-    return SqrtFunction()(input)
+    return SqrtFunction()(as_float(input))
 
 
 class AbsFunction(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        return abs(x)
+        return backend.get_array_module(x).abs(x)  # not abs(x): this module's abs is the op
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -213,10 +213,10 @@ class MatMulFunction(Function):
         # formula covers every case: ga = gy·bᵀ, gb = aᵀ·gy, summed over broadcast batch dims.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            gy = gy[..., None, :]
-        if b.ndim == 1:
-            gy = gy[..., None]
+        # gy shaped as the output of a2 @ b2: (batch..., n, m), the axes a 1-d operand dropped
+        # put back ((m,) -> (1, m), (n,) -> (n, 1), () -> (1, 1))
+        gy = gy.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+                        + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = unbroadcast(gy @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)

@@ -1,10 +1,11 @@
 """Losses: cross_entropy (fused log-softmax + NLL), nll_loss, mse_loss.
 
-Both class losses are written as L = −Σ_{n,c} q_nc · logp_nc, where ``q`` holds everything
-that does not depend on the input: the one-hot target, class weights, label smoothing,
-ignored positions and the reduction's divisor. Cross-entropy's backward is then one line,
+Both class losses are written as L = −Σ_{n,c} q_nc · logp_nc / D, where ``q`` holds everything
+that does not depend on the input: the one-hot target, class weights, label smoothing and
+ignored positions, and D is the reduction's divisor (1 unless reduction="mean").
+Cross-entropy's backward is then one line,
 
-    ∂L/∂x_nk = −q_nk + p_nk · Σ_c q_nc        (p = softmax(x)),
+    ∂L/∂x_nk = (−q_nk + p_nk · Σ_c q_nc) / D        (p = softmax(x)),
 
 which for a plain one-hot target and mean reduction is the familiar (p − onehot) / N.
 """
@@ -16,7 +17,7 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def _target_weights(op, input, target, weight, ignore_index, reduction, label_smoothing):
-    """The array ``q`` (shape of the batched input, class dim 1) described above."""
+    """The array ``q`` (shape of the batched input, class dim 1) and the divisor D above."""
     xp = backend.get_array_module(input.data)
     x, t = input.data, target.data
     C = x.shape[1]
@@ -25,25 +26,19 @@ def _target_weights(op, input, target, weight, ignore_index, reduction, label_sm
     eps = label_smoothing
     if t.dtype.kind == "f":  # class probabilities, smoothed towards uniform
         q = w_c * (t * (1 - eps) + eps / C)
-        return q / (x.size // C) if reduction == "mean" else q
+        return q, (x.size // C if reduction == "mean" else 1)
 
     valid = t != ignore_index                                   # (N, d...)
     t_safe = xp.where(valid, t, 0)
     onehot = xp.zeros(x.shape, x.dtype)
     xp.put_along_axis(onehot, t_safe[:, None], 1, axis=1)
     w_y = w[t_safe] * valid                                     # weight of each target, 0 if ignored
-    nll_part = onehot * w_y[:, None]
-    smooth_part = w_c * valid[:, None]
-    nll_div = smooth_div = 1
-    if reduction == "mean":
-        # torch: the NLL term is divided by the summed target weights; the smoothing term by the
-        # same sum when weights are given, else by the count of all positions (ignored ones too)
-        nll_div = w_y.sum()
-        smooth_div = nll_div if weight is not None else t.size
-    q = (1 - eps) * nll_part / nll_div
+    q = (1 - eps) * onehot * w_y[:, None]
     if eps:
-        q = q + (eps / C) * smooth_part / smooth_div
-    return q
+        q = q + (eps / C) * w_c * valid[:, None]
+    # torch's mean divides both terms by the summed weights of the non-ignored targets
+    # (their count when no weight is given)
+    return q, (float(w_y.sum()) if reduction == "mean" else 1)
 
 
 def _check_class_target(op, input, target, weight, ignore_index, reduction):
@@ -77,21 +72,33 @@ def _batched(input, target):
     return input, target, False
 
 
+def _reduce(losses, divisor, reduction):
+    """Per-position losses (N, d...) summed and divided by D; when a mean finds every target
+    ignored that is 0 / 0 = nan, as in torch."""
+    return losses if reduction == "none" else losses.sum() / divisor
+
+
+def _upstream(gy, divisor, reduction):
+    """gy as it reaches each position: (N, d...) -> (N, 1, d...) for "none", else gy / D, and 0
+    rather than nan when D = 0 (torch's gradient when every target is ignored)."""
+    if reduction == "none":
+        return gy[:, None]
+    return gy / divisor if divisor else gy * 0
+
+
 class CrossEntropyFunction(Function):
-    def __init__(self, q, reduction):
-        self.q, self.reduction = q, reduction
+    def __init__(self, q, divisor, reduction):
+        self.q, self.divisor, self.reduction = q, divisor, reduction
 
     def forward(self, x):
         xp = backend.get_array_module(x)
         logp = log_softmax_array(x, axis=1)
         self.save_for_backward(xp.exp(logp), self.q)
-        losses = -(self.q * logp).sum(axis=1)                   # (N, d...)
-        return losses if self.reduction == "none" else losses.sum()
+        return _reduce(-(self.q * logp).sum(axis=1), self.divisor, self.reduction)
 
     def backward(self, gy):
         p, q = self.saved_tensors
-        if self.reduction == "none":
-            gy = gy[:, None]                                    # (N, d...) -> (N, 1, d...)
+        gy = _upstream(gy, self.divisor, self.reduction)
         return (p * q.sum(axis=1, keepdims=True) - q) * gy
 
 
@@ -108,24 +115,21 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                          f"{label_smoothing}")
     input, target, unbatched = _batched(input, target)
     _check_class_target("cross_entropy", input, target, weight, ignore_index, reduction)
-    q = _target_weights("cross_entropy", input, target, weight, ignore_index, reduction,
-                        label_smoothing)
-    loss = CrossEntropyFunction(q, reduction)(input)
+    q, divisor = _target_weights("cross_entropy", input, target, weight, ignore_index,
+                                 reduction, label_smoothing)
+    loss = CrossEntropyFunction(q, divisor, reduction)(input)
     return loss.reshape(()) if unbatched and reduction == "none" else loss
 
 
 class NLLLossFunction(Function):
-    def __init__(self, q, reduction):
-        self.q, self.reduction = q, reduction
+    def __init__(self, q, divisor, reduction):
+        self.q, self.divisor, self.reduction = q, divisor, reduction
 
     def forward(self, logp):
-        losses = -(self.q * logp).sum(axis=1)
-        return losses if self.reduction == "none" else losses.sum()
+        return _reduce(-(self.q * logp).sum(axis=1), self.divisor, self.reduction)
 
     def backward(self, gy):
-        if self.reduction == "none":
-            gy = gy[:, None]
-        return -self.q * gy
+        return -self.q * _upstream(gy, self.divisor, self.reduction)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -139,8 +143,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if target.dtype.kind == "f":
         raise ValueError("nll_loss: expected integer class indices as target, got "
                          f"{target.dtype}")
-    q = _target_weights("nll_loss", input, target, weight, ignore_index, reduction, 0.0)
-    loss = NLLLossFunction(q, reduction)(input)
+    q, divisor = _target_weights("nll_loss", input, target, weight, ignore_index, reduction,
+                                 0.0)
+    loss = NLLLossFunction(q, divisor, reduction)(input)
     return loss.reshape(()) if unbatched and reduction == "none" else loss
 
 

@@ -48,6 +48,9 @@ def flatten(input, start_dim=0, end_dim=-1):
     start = normalize_dim("flatten", start_dim, input.ndim)
     end = normalize_dim("flatten", end_dim, input.ndim)
     shape = input.shape
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                         f"tensor of shape {shape}")
     return reshape(input, shape[:start] + (-1,) + shape[end + 1:])
 
 
@@ -149,6 +152,10 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be "
+                             "concatenated; use stack, or reshape it to (1,)")
     dim = normalize_dim("cat", dim, tensors[0].ndim)
     ref = tensors[0].shape
     for t in tensors[1:]:
@@ -157,7 +164,8 @@ def cat(tensors, dim=0):
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ValueError(f"cat: tensors must have the same shape except in dim {dim}, "
                              f"got {shapes}")
-    dtype = np.result_type(*[t.dtype for t in tensors])
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]  # int with float gives the float
+    dtype = np.result_type(*(floats or [t.dtype for t in tensors]))
     return CatFunction(dim)(*[t if t.dtype == dtype else t.to(dtype) for t in tensors])
 
 
@@ -197,9 +205,9 @@ def split(tensor, split_size_or_sections, dim=0):
         sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
-        if sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not sum to {n}, the size of dim {dim} "
-                             f"of a tensor of shape {tensor.shape}")
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} must be non-negative and sum to {n}, the "
+                             f"size of dim {dim} of a tensor of shape {tensor.shape}")
     return SplitFunction(sizes, dim)(tensor) if len(sizes) > 1 else (tensor,)
 
 
@@ -209,4 +217,6 @@ def chunk(input, chunks, dim=0):
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     dim = normalize_dim("chunk", dim, input.ndim)
     n = input.shape[dim]
-    return split(input, max(1, -(-n // chunks)), dim)
+    if n == 0:                          # torch gives ``chunks`` empty pieces
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-n // chunks), dim)

@@ -1,0 +1,188 @@
+"""Shared benchmark harness: scratchnet vs torch on the CPU, same shapes, same threads.
+
+A benchmark script defines ``Case``s and calls ``main(cases)``. Each case's ``make(framework)``
+builds its inputs for "scratchnet" or "torch" and returns ``{phase: zero-arg callable}`` (e.g.
+"fwd", "fwd+bwd"); ``flops`` optionally gives floating-point operations per phase for GFLOP/s.
+
+What ``main`` does, and why:
+- Re-executes the script without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (``reexec_clean`` must
+  run before NumPy is imported): this machine sets them and they halve NumPy's SGEMM.
+  Only the benchmark's own process tree is affected; tests and CI never do this.
+- Runs every case in fresh processes: one that times both frameworks, alternating which goes
+  first in every round so background noise hits both alike (median of ``--repeat`` rounds
+  after ``--warmup`` untimed calls, which also keep Numba compilation out of the figures),
+  and one per framework that measures peak RSS (``ru_maxrss``) with only that framework
+  imported, also reported above the RSS right after the imports.
+- ``--clock cpu --threads 1`` times process CPU time: on a machine shared with other jobs
+  that is far steadier than wall time (which counts the time others hold the cores).
+- Pins the thread count of BLAS (threadpoolctl), Numba and torch to ``--threads``, and prints
+  the BLAS kernel threadpoolctl reports.
+
+Run ``python benchmarks/ops.py --help`` for the options.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo
+FRAMEWORKS = ("scratchnet", "torch")
+
+
+def reexec_clean():
+    """Restart this script without the BLAS overrides (call before importing NumPy)."""
+    if any(k in os.environ for k in BLAS_OVERRIDES):
+        if "numpy" in sys.modules:
+            raise RuntimeError("reexec_clean() must run before numpy is imported")
+        env = {k: v for k, v in os.environ.items() if k not in BLAS_OVERRIDES}
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+@dataclass
+class Case:
+    name: str
+    make: callable                      # make(framework) -> {phase: callable}
+    flops: dict = field(default_factory=dict)   # phase -> floating-point operations
+
+
+def set_threads(n):
+    """Pin BLAS, Numba and (if imported) torch to n threads."""
+    import threadpoolctl
+    threadpoolctl.threadpool_limits(n)
+    try:
+        import numba
+        numba.set_num_threads(n)
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
+def blas_line():
+    import numpy  # noqa: F401  (threadpoolctl only sees loaded libraries)
+    import threadpoolctl
+    parts = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+             f"threads={i.get('num_threads')}" for i in threadpoolctl.threadpool_info()
+             if i.get("user_api") == "blas"]
+    return "; ".join(parts) or "no BLAS found by threadpoolctl"
+
+
+def rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _time_case(case, repeat, warmup, clock=time.perf_counter):
+    """Median seconds per (framework, phase), frameworks alternating within every round."""
+    phases = {fw: case.make(fw) for fw in FRAMEWORKS}
+    times = {(fw, p): [] for fw in FRAMEWORKS for p in phases[fw]}
+    for fw in FRAMEWORKS:
+        for fn in phases[fw].values():
+            for _ in range(warmup):
+                fn()
+    for r in range(repeat):
+        order = FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]
+        for phase in phases[FRAMEWORKS[0]]:
+            for fw in order:
+                start = clock()
+                phases[fw][phase]()
+                times[(fw, phase)].append(clock() - start)
+    return {f"{fw}|{p}": sorted(t)[len(t) // 2] for (fw, p), t in times.items()}
+
+
+def _memory_case(case, framework):
+    """Peak RSS of one warm-up plus one timed call of every phase, this framework only."""
+    base = rss_mb()
+    for fn in case.make(framework).values():
+        fn()
+        fn()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"peak": peak, "above_imports": peak - base}
+
+
+def _worker(cases, args):
+    case = next(c for c in cases if c.name == args.case)
+    if args.mode == "time":
+        import torch  # noqa: F401
+        import scratchnet  # noqa: F401
+    elif args.mode == "scratchnet":
+        import scratchnet  # noqa: F401
+    else:
+        import torch  # noqa: F401
+    set_threads(args.threads)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    result = (_time_case(case, args.repeat, args.warmup, clock) if args.mode == "time"
+              else _memory_case(case, args.mode))
+    print("RESULT " + json.dumps(result))
+
+
+def _spawn(args, case, mode):
+    cmd = [sys.executable, sys.argv[0], "--case", case.name, "--mode", mode,
+           "--threads", str(args.threads), "--repeat", str(args.repeat),
+           "--warmup", str(args.warmup), "--clock", args.clock]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"case {case.name} ({mode}) failed:\n{out.stderr[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _row(cells, widths):
+    return "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths)))
+
+
+def report(cases, args, preamble=()):
+    """Run each case in its own processes and print the ratio table."""
+    header = ["case", "phase", "scratchnet ms", "torch ms", "ratio", "sn GFLOP/s",
+              "torch GFLOP/s", "sn peak MB (+)", "torch peak MB (+)"]
+    widths = [44, 8, 13, 9, 6, 10, 13, 15, 17]
+    for line in preamble:
+        print(line)
+    print(_row(header, widths))
+    for case in cases:
+        if args.only and not any(s in case.name for s in args.only):
+            continue
+        times = _spawn(args, case, "time")
+        memory = {fw: _spawn(args, case, fw) for fw in FRAMEWORKS}
+        mem = [f"{memory[fw]['peak']:.0f} (+{memory[fw]['above_imports']:.0f})"
+               for fw in FRAMEWORKS]
+        for phase in [k.split("|")[1] for k in times if k.startswith("scratchnet|")]:
+            ours, theirs = times[f"scratchnet|{phase}"], times[f"torch|{phase}"]
+            flops = case.flops.get(phase)
+            rates = [f"{flops / t / 1e9:.0f}" if flops else "-" for t in (ours, theirs)]
+            print(_row([case.name, phase, f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}",
+                        f"{ours / theirs:.2f}", *rates, *mem], widths), flush=True)
+
+
+def parse_args(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="threads for BLAS, Numba and torch (default: all cores)")
+    p.add_argument("--repeat", type=int, default=7, help="timed rounds (median reported)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls per phase first")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: process CPU time instead of wall time; with --threads 1 it is "
+                        "the time a busy shared machine does not steal (default: wall)")
+    p.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
+    p.add_argument("--case", help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=("time",) + FRAMEWORKS, help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def main(cases, description, preamble=lambda args: ()):
+    """Entry point of a benchmark script: worker mode in a child, table in the parent."""
+    reexec_clean()
+    args = parse_args(description)
+    if args.case:
+        _worker(cases, args)
+    else:
+        report(cases, args, preamble(args))

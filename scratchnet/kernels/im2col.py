@@ -1,0 +1,239 @@
+"""im2col and col2im: convolution as one matrix product.
+
+Notation (used by every conv and pooling file in scratchnet)::
+
+    N          batch size
+    C, O       input and output channels;  G groups (each sees C/G inputs, makes O/G outputs)
+    H, W       input height and width
+    KH, KW     kernel height and width
+    SH, SW     stride
+    PH, PW     padding before the first row / column (the top and left padding)
+    DH, DW     dilation: kernel taps are DH rows apart (1 = dense)
+    OH, OW     output height and width (rules in _shapes.py)
+
+im2col copies, for every output position (oh, ow) and kernel tap (kh, kw), the input pixel
+that tap sees::
+
+    col[n, c, kh, kw, oh, ow] = x[n, c, oh·SH + kh·DH − PH, ow·SW + kw·DW − PW]
+
+(0 where that index falls in the padding). Reshaped to (N, C·KH·KW, OH·OW), a convolution is
+then ``W.reshape(O, C·KH·KW) @ col[n]``: one GEMM per sample, whose result is already the
+(O, OH·OW) slab of the NCHW output, so no transpose follows. ``col2im`` is the adjoint: it sums
+every entry of a column array back onto the pixel it came from (a pixel seen by several
+windows receives several contributions), which is how the input gradient is formed:
+``gx = col2im(Wᵀ @ gy)``.
+
+Each kernel exists three times: a NumPy reference (KH·KW strided slice copies, the oracle of
+the tests), a Numba twin for the CPU (one pass, no padded copy, one thread per (n, c) plane)
+and a CuPy twin for the GPU (one thread per output element, gathering). The dispatchers
+``im2col``/``col2im`` pick the twin from the array's module.
+"""
+import functools
+
+import numba
+import numpy as np
+
+from ..backend import cupy_module, is_cupy
+from ._shapes import conv_output_size
+
+
+def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_size=None,
+           out=None):
+    """x (N, C, H, W) -> col (N, C, KH, KW, OH, OW), written into ``out`` if given.
+
+    ``padding`` is (PH, PW) before the input; ``out_size`` defaults to the symmetric-padding
+    size, and a larger one reads zeros past the bottom/right edge (asymmetric "same" padding,
+    ceil_mode pooling).
+    """
+    N, C, H, W = x.shape
+    if out_size is None:
+        out_size = tuple(conv_output_size(s, k, st, 2 * p, d) for s, k, st, p, d in
+                         zip((H, W), kernel_size, stride, padding, dilation))
+    shape = (N, C) + tuple(kernel_size) + tuple(out_size)
+    if out is None:
+        out = (cupy_module() if is_cupy(x) else np).empty(shape, x.dtype)
+    if is_cupy(x):
+        _im2col_cupy(x, out, stride, padding, dilation)
+    else:
+        _im2col_numba(np.ascontiguousarray(x), out, *stride, *padding, *dilation)
+    return out
+
+
+def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
+    """col (N, C, KH, KW, OH, OW) -> img (N, C, H, W): the adjoint of im2col (sums overlaps),
+    written into ``out`` (contiguous) if given."""
+    if out is None:
+        out = (cupy_module() if is_cupy(col) else np).empty(x_shape, col.dtype)
+    if is_cupy(col):
+        _col2im_cupy(col, out, stride, padding, dilation)
+    else:
+        _col2im_numba(np.ascontiguousarray(col), out, *stride, *padding, *dilation)
+    return out
+
+
+def _padded_image(x_shape, col_shape, stride, padding, dilation, dtype):
+    """Zeros large enough to hold x at offset (PH, PW) and every window of col_shape."""
+    N, C, H, W = x_shape
+    _, _, KH, KW, OH, OW = col_shape
+    Hp = max(padding[0] + H, (OH - 1) * stride[0] + (KH - 1) * dilation[0] + 1)
+    Wp = max(padding[1] + W, (OW - 1) * stride[1] + (KW - 1) * dilation[1] + 1)
+    return np.zeros((N, C, Hp, Wp), dtype)
+
+
+def _window(kh, kw, col_shape, stride, dilation):
+    """Rows and columns of the padded image that tap (kh, kw) reads, as two strided slices."""
+    OH, OW = col_shape[4:]
+    (SH, SW), (DH, DW) = stride, dilation
+    return (slice(kh * DH, kh * DH + (OH - 1) * SH + 1, SH),
+            slice(kw * DW, kw * DW + (OW - 1) * SW + 1, SW))
+
+
+def im2col_reference(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                     out_size=None):
+    """Pure NumPy: pad, then one strided slice copy per kernel tap (Chainer's utils/conv.py)."""
+    N, C, H, W = x.shape
+    if out_size is None:
+        out_size = tuple(conv_output_size(s, k, st, 2 * p, d) for s, k, st, p, d in
+                         zip((H, W), kernel_size, stride, padding, dilation))
+    col = np.empty((N, C) + tuple(kernel_size) + tuple(out_size), x.dtype)
+    img = _padded_image(x.shape, col.shape, stride, padding, dilation, x.dtype)
+    img[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W] = x
+    for kh in range(kernel_size[0]):
+        for kw in range(kernel_size[1]):
+            rows, cols = _window(kh, kw, col.shape, stride, dilation)
+            col[:, :, kh, kw] = img[:, :, rows, cols]          # (N, C, OH, OW)
+    return col
+
+
+def col2im_reference(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Pure NumPy: one strided slice ``+=`` per kernel tap, then crop the padding."""
+    N, C, H, W = x_shape
+    img = _padded_image(x_shape, col.shape, stride, padding, dilation, col.dtype)
+    for kh in range(col.shape[2]):
+        for kw in range(col.shape[3]):
+            rows, cols = _window(kh, kw, col.shape, stride, dilation)
+            img[:, :, rows, cols] += col[:, :, kh, kw]
+    return img[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W].copy()
+
+
+@numba.njit(cache=True)
+def _inside(offset, step, size, count):
+    """The range [lo, hi) of o in [0, count) with 0 <= o·step + offset < size."""
+    lo = max(0, (-offset + step - 1) // step)
+    hi = min(count, (size - 1 - offset) // step + 1)
+    return lo, max(lo, hi)
+
+
+@numba.njit(cache=True, parallel=True)
+def _im2col_numba(x, col, SH, SW, PH, PW, DH, DW):
+    N, C, H, W = x.shape
+    KH, KW, OH, OW = col.shape[2:]
+    for plane in numba.prange(N * C):        # each thread fills whole (n, c) planes
+        n, c = plane // C, plane % C
+        img = x[n, c]
+        for kh in range(KH):
+            for kw in range(KW):
+                # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
+                # outside that range the tap sees padding (zeros)
+                lo, hi = _inside(kw * DW - PW, SW, W, OW)
+                for oh in range(OH):
+                    row = col[n, c, kh, kw, oh]
+                    ih = oh * SH + kh * DH - PH
+                    if ih < 0 or ih >= H:
+                        row[:] = 0
+                        continue
+                    row[:lo] = 0
+                    if SW == 1:                # a contiguous run: copied as a block
+                        row[lo:hi] = img[ih, lo + kw * DW - PW:hi + kw * DW - PW]
+                    else:
+                        for ow in range(lo, hi):
+                            row[ow] = img[ih, ow * SW + kw * DW - PW]
+                    row[hi:] = 0
+
+
+@numba.njit(cache=True, parallel=True)
+def _col2im_numba(col, img, SH, SW, PH, PW, DH, DW):
+    N, C, H, W = img.shape
+    KH, KW, OH, OW = col.shape[2:]
+    for plane in numba.prange(N * C):        # a thread owns its plane: no two write one pixel
+        n, c = plane // C, plane % C
+        out = img[n, c]
+        out[:] = 0
+        for kh in range(KH):
+            for kw in range(KW):
+                lo, hi = _inside(kw * DW - PW, SW, W, OW)
+                for oh in range(OH):
+                    ih = oh * SH + kh * DH - PH
+                    if ih < 0 or ih >= H:
+                        continue
+                    row = col[n, c, kh, kw, oh]
+                    if SW == 1:
+                        out[ih, lo + kw * DW - PW:hi + kw * DW - PW] += row[lo:hi]
+                    else:
+                        for ow in range(lo, hi):
+                            out[ih, ow * SW + kw * DW - PW] += row[ow]
+
+
+_PARAMS = "int32 H, int32 W, int32 KH, int32 KW, int32 OH, int32 OW, " \
+          "int32 SH, int32 SW, int32 PH, int32 PW, int32 DH, int32 DW"
+
+# One thread per col element i = ((((nc·KH + kh)·KW + kw)·OH + oh)·OW + ow): unravel i, then
+# read the one input pixel this tap sees (or 0 in the padding).
+_IM2COL_SRC = r"""
+    const int ow = i % OW;
+    const int oh = (i / OW) % OH;
+    const int kw = (i / ((long long)OW * OH)) % KW;
+    const int kh = (i / ((long long)OW * OH * KW)) % KH;
+    const long long nc = i / ((long long)OW * OH * KW * KH);
+    const int ih = oh * SH + kh * DH - PH;
+    const int iw = ow * SW + kw * DW - PW;
+    col = (0 <= ih && ih < H && 0 <= iw && iw < W) ? img[(nc * H + ih) * W + iw] : (T)0;
+"""
+
+# One thread per image pixel i = (nc·H + ih)·W + iw, gathering every column entry that was
+# copied from it: tap kh reads row ih from output row oh = (ih + PH − kh·DH) / SH when that
+# division is exact and 0 <= oh < OH (same for columns). No atomics, so it is deterministic.
+_COL2IM_SRC = r"""
+    const int iw = i % W;
+    const int ih = (i / W) % H;
+    const long long nc = i / ((long long)W * H);
+    T sum = 0;
+    for (int kh = 0; kh < KH; ++kh) {
+        const int th = ih + PH - kh * DH;
+        if (th < 0 || th % SH != 0 || th / SH >= OH) continue;
+        const int oh = th / SH;
+        for (int kw = 0; kw < KW; ++kw) {
+            const int tw = iw + PW - kw * DW;
+            if (tw < 0 || tw % SW != 0 || tw / SW >= OW) continue;
+            const int ow = tw / SW;
+            sum += col[(((nc * KH + kh) * KW + kw) * OH + oh) * OW + ow];
+        }
+    }
+    img = sum;
+"""
+
+
+@functools.cache
+def _cupy_kernel(name):
+    cupy = cupy_module()
+    if name == "im2col":
+        return cupy.ElementwiseKernel(f"raw T img, {_PARAMS}", "T col", _IM2COL_SRC,
+                                      "scratchnet_im2col")
+    return cupy.ElementwiseKernel(f"raw T col, {_PARAMS}", "T img", _COL2IM_SRC,
+                                  "scratchnet_col2im")
+
+
+def _im2col_cupy(x, col, stride, padding, dilation):
+    cupy = cupy_module()
+    N, C, H, W = x.shape
+    KH, KW, OH, OW = col.shape[2:]
+    _cupy_kernel("im2col")(cupy.ascontiguousarray(x), H, W, KH, KW, OH, OW, *stride,
+                           *padding, *dilation, col)
+
+
+def _col2im_cupy(col, img, stride, padding, dilation):
+    cupy = cupy_module()
+    N, C, H, W = img.shape
+    KH, KW, OH, OW = col.shape[2:]
+    _cupy_kernel("col2im")(cupy.ascontiguousarray(col), H, W, KH, KW, OH, OW, *stride,
+                           *padding, *dilation, img)

@@ -1,0 +1,179 @@
+"""Max pooling kernels: the forward max with its argmax, and the backward that routes each
+output gradient to the input pixel that won (notation: im2col.py).
+
+For output (oh, ow) the window covers the input pixels
+
+    (oh·SH − PH + kh·DH,  ow·SW − PW + kw·DW)    for kh < KH, kw < KW,
+
+skipping those in the padding (torch pads max pooling with −inf, so padding never wins).
+The winner is the first maximum in row-major window order; a NaN wins over any number (torch's
+``val > max || isnan(val)``). Its position is stored as a flat index ih·W + iw into the (H, W)
+plane, which is also what ``max_pool2d(..., return_indices=True)`` returns, as in torch.
+
+Backward: gx[n, c].flat[idx[n, c, oh, ow]] += gy[n, c, oh, ow]. Overlapping windows (3×3
+stride 2) can pick the same pixel, so contributions accumulate. Average pooling needs no
+kernel of its own: it is a sum over im2col's taps (functional/pooling.py).
+"""
+import functools
+
+import numba
+import numpy as np
+
+from ..backend import cupy_module, is_cupy
+
+
+def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
+    """x (N, C, H, W) -> y (N, C, OH, OW) and idx (N, C, OH, OW) int64 flat indices."""
+    N, C = x.shape[:2]
+    xp = cupy_module() if is_cupy(x) else np
+    y = xp.empty((N, C) + tuple(out_size), x.dtype)
+    idx = xp.empty((N, C) + tuple(out_size), np.int64)
+    if is_cupy(x):
+        _cupy_kernel("forward")(xp.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride,
+                                *padding, *dilation, *out_size, y, idx)
+    else:
+        _max_pool_numba(np.ascontiguousarray(x), y, idx, *kernel_size, *stride, *padding,
+                        *dilation)
+    return y, idx
+
+
+def max_pool_backward(gy, idx, x_shape, kernel_size, stride, padding, dilation):
+    """gy (N, C, OH, OW), idx from the forward -> gx (N, C, H, W)."""
+    if is_cupy(gy):
+        cupy = cupy_module()
+        gx = cupy.empty(x_shape, gy.dtype)
+        _cupy_kernel("backward")(cupy.ascontiguousarray(gy), idx, *x_shape[2:], *kernel_size,
+                                 *stride, *padding, *dilation, *gy.shape[2:], gx)
+        return gx
+    gx = np.empty(x_shape, gy.dtype)
+    _max_pool_backward_numba(np.ascontiguousarray(gy), idx, gx)
+    return gx
+
+
+def max_pool_forward_reference(x, kernel_size, stride, padding, dilation, out_size):
+    """Pure NumPy: pad with −inf, stack the KH·KW strided views, argmax over the taps."""
+    N, C, H, W = x.shape
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW), (OH, OW) = (kernel_size, stride, padding,
+                                                        dilation, out_size)
+    Hp = max(PH + H, (OH - 1) * SH + (KH - 1) * DH + 1)
+    Wp = max(PW + W, (OW - 1) * SW + (KW - 1) * DW + 1)
+    img = np.full((N, C, Hp, Wp), -np.inf, x.dtype)
+    img[:, :, PH:PH + H, PW:PW + W] = x
+    taps = np.stack([img[:, :, kh * DH:kh * DH + (OH - 1) * SH + 1:SH,
+                         kw * DW:kw * DW + (OW - 1) * SW + 1:SW]
+                     for kh in range(KH) for kw in range(KW)], axis=2)   # (N, C, KH·KW, OH, OW)
+    k = np.argmax(taps, axis=2)                  # first maximum (NaN counts as the maximum)
+    y = np.take_along_axis(taps, k[:, :, None], axis=2)[:, :, 0]
+    kh, kw = np.divmod(k, KW)
+    ih = np.arange(OH)[:, None] * SH - PH + kh * DH                      # (N, C, OH, OW)
+    iw = np.arange(OW)[None, :] * SW - PW + kw * DW
+    return y, (ih * W + iw).astype(np.int64)
+
+
+def max_pool_backward_reference(gy, idx, x_shape):
+    """Pure NumPy: scatter-add every output gradient onto its winner (``np.add.at``)."""
+    N, C, H, W = x_shape
+    gx = np.zeros((N * C, H * W), gy.dtype)
+    planes = np.arange(N * C)[:, None]
+    np.add.at(gx, (planes, idx.reshape(N * C, -1)), gy.reshape(N * C, -1))
+    return gx.reshape(x_shape)
+
+
+@numba.njit(cache=True, parallel=True)
+def _max_pool_numba(x, y, idx, KH, KW, SH, SW, PH, PW, DH, DW):
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2:]
+    for plane in numba.prange(N * C):        # each thread owns whole (n, c) planes
+        n, c = plane // C, plane % C
+        img = x[n, c]
+        for oh in range(OH):
+            h0 = oh * SH - PH
+            for ow in range(OW):
+                w0 = ow * SW - PW
+                best = img[0, 0]
+                arg = -1                       # -1 until the first in-bounds tap
+                for kh in range(KH):
+                    ih = h0 + kh * DH
+                    if ih < 0 or ih >= H:
+                        continue
+                    for kw in range(KW):
+                        iw = w0 + kw * DW
+                        if iw < 0 or iw >= W:
+                            continue
+                        v = img[ih, iw]
+                        if arg < 0 or v > best or np.isnan(v):
+                            best = v
+                            arg = ih * W + iw
+                y[n, c, oh, ow] = best
+                idx[n, c, oh, ow] = arg
+
+
+@numba.njit(cache=True, parallel=True)
+def _max_pool_backward_numba(gy, idx, gx):
+    N, C, H, W = gx.shape
+    OH, OW = gy.shape[2:]
+    for plane in numba.prange(N * C):        # a thread owns its plane: no write races
+        n, c = plane // C, plane % C
+        out = gx[n, c].reshape(H * W)        # a view: gx is contiguous
+        out[:] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                out[idx[n, c, oh, ow]] += gy[n, c, oh, ow]
+
+
+_PARAMS = ("int32 H, int32 W, int32 KH, int32 KW, int32 SH, int32 SW, int32 PH, int32 PW, "
+           "int32 DH, int32 DW, int32 OH, int32 OW")
+
+# One thread per output i = (nc·OH + oh)·OW + ow: scan the window in row-major order.
+_FORWARD_SRC = r"""
+    const int ow = i % OW;
+    const int oh = (i / OW) % OH;
+    const long long nc = i / ((long long)OW * OH);
+    const T* img = &x[nc * H * W];
+    T best = 0;
+    long long arg = -1;
+    for (int kh = 0; kh < KH; ++kh) {
+        const int ih = oh * SH - PH + kh * DH;
+        if (ih < 0 || ih >= H) continue;
+        for (int kw = 0; kw < KW; ++kw) {
+            const int iw = ow * SW - PW + kw * DW;
+            if (iw < 0 || iw >= W) continue;
+            const T v = img[ih * W + iw];
+            if (arg < 0 || v > best || isnan(v)) { best = v; arg = ih * W + iw; }
+        }
+    }
+    y = best;
+    idx = arg;
+"""
+
+# One thread per input pixel i = (nc·H + ih)·W + iw. Tap kh of output row oh reads row ih when
+# oh·SH = ih + PH − kh·DH, so each tap names at most one output; sum the gradients of those
+# outputs whose winner is this pixel. Gathering needs no atomics and is deterministic.
+_BACKWARD_SRC = r"""
+    const int iw = i % W;
+    const int ih = (i / W) % H;
+    const long long nc = i / ((long long)W * H);
+    const long long me = (long long)ih * W + iw;
+    T sum = 0;
+    for (int kh = 0; kh < KH; ++kh) {
+        const int th = ih + PH - kh * DH;
+        if (th < 0 || th % SH != 0 || th / SH >= OH) continue;
+        for (int kw = 0; kw < KW; ++kw) {
+            const int tw = iw + PW - kw * DW;
+            if (tw < 0 || tw % SW != 0 || tw / SW >= OW) continue;
+            const long long o = (nc * OH + th / SH) * OW + tw / SW;
+            if (idx[o] == me) sum += gy[o];
+        }
+    }
+    gx = sum;
+"""
+
+
+@functools.cache
+def _cupy_kernel(name):
+    cupy = cupy_module()
+    if name == "forward":
+        return cupy.ElementwiseKernel(f"raw T x, {_PARAMS}", "T y, int64 idx", _FORWARD_SRC,
+                                      "scratchnet_max_pool_forward")
+    return cupy.ElementwiseKernel(f"raw T gy, raw int64 idx, {_PARAMS}", "T gx",
+                                  _BACKWARD_SRC, "scratchnet_max_pool_backward")

@@ -1,0 +1,100 @@
+"""Adam and AdamW: one update rule, two ways of applying weight decay."""
+import numpy as np
+
+from ..backend import get_array_module
+from .optimizer import Optimizer, check_non_negative
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), as ``torch.optim.Adam``.
+
+    Per parameter θ with gradient g, at step t = 1, 2, ... (γ = lr, λ = weight_decay)::
+
+        g ← -g                                  if maximize
+        θ ← θ (1 - γ λ)                         if decoupled_weight_decay (AdamW)
+        g ← g + λ θ                             otherwise, if λ ≠ 0 (L2 penalty in the gradient)
+        m ← β1 m + (1 - β1) g                   first moment (torch's lerp; m starts at 0)
+        v ← β2 v + (1 - β2) g²                  second moment (v starts at 0)
+        v̂ ← max(v̂, v), v' = v̂  if amsgrad; else v' = v
+        θ ← θ - γ / (1 - β1^t) · m / (sqrt(v') / sqrt(1 - β2^t) + ε)
+
+    The bias corrections undo the zero start of m and v. ε is added after the square root of
+    the bias-corrected second moment (the paper's Algorithm 1), not to v under the root.
+    State per parameter: ``step`` (a float32 0-d NumPy array on the CPU, as torch keeps it),
+    ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with amsgrad, ``max_exp_avg_sq`` (v̂).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _check_options(self, options):
+        name = self._name
+        check_non_negative(name, "learning rate", "lr", options["lr"])
+        check_non_negative(name, "epsilon value", "eps", options["eps"])
+        betas = options["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name}: Invalid beta parameter at index {i}: "
+                                 f"betas[{i}]={beta} (must be in [0, 1))")
+        check_non_negative(name, "weight_decay value", "weight_decay", options["weight_decay"])
+
+    def _update(self, param, grad, state, group):
+        xp = get_array_module(param)
+        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = np.array(0.0, dtype=np.float32)
+            state["exp_avg"] = xp.zeros_like(param)
+            state["exp_avg_sq"] = xp.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(param)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        state["step"] += 1
+        step = float(state["step"])
+
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * param
+        _lerp_(exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+
+        # Bias corrections and the step size are Python floats (double precision), as in torch.
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        if group["amsgrad"]:
+            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+            exp_avg_sq = state["max_exp_avg_sq"]
+        denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt
+        denom += eps
+        param -= step_size * (exp_avg / denom)
+
+
+class AdamW(Adam):
+    r"""AdamW (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``: Adam whose weight decay
+    shrinks the parameter directly, θ ← θ (1 - γ λ), instead of adding λ θ to the gradient,
+    so the decay is not rescaled by the adaptive denominator. Default weight_decay=0.01."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+
+def _lerp_(start, end, weight):
+    """start ← start + weight (end - start), in place, with torch's two formulas: the one
+    anchored at ``end`` is used for weight >= 0.5, where it rounds better."""
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)

@@ -1,0 +1,54 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+from .optimizer import Optimizer, check_non_negative
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, as ``torch.optim.SGD``.
+
+    Per parameter θ with gradient g, at step t (γ = lr, λ = weight_decay, μ = momentum,
+    τ = dampening)::
+
+        g ← -g                          if maximize
+        g ← g + λ θ                     if λ ≠ 0   (L2 penalty folded into the gradient)
+        if μ ≠ 0:
+            b ← g                       at the first step (no dampening on it)
+            b ← μ b + (1 - τ) g         afterwards
+            g ← g + μ b                 if nesterov
+            g ← b                       otherwise
+        θ ← θ - γ g
+
+    This is torch's (and Sutskever et al.'s) form, where lr multiplies the momentum buffer;
+    some texts put lr inside the buffer instead (v ← μ v + γ g), which differs once lr changes.
+    The buffer is kept in ``state[p]['momentum_buffer']`` only when momentum is non-zero.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_options(self, options):
+        check_non_negative("SGD", "learning rate", "lr", options["lr"])
+        check_non_negative("SGD", "momentum value", "momentum", options["momentum"])
+        check_non_negative("SGD", "weight_decay value", "weight_decay", options["weight_decay"])
+        if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening, "
+                             f"got nesterov=True with momentum={options['momentum']} and "
+                             f"dampening={options['dampening']}")
+
+    def _update(self, param, grad, state, group):
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.copy()
+            else:
+                buf *= momentum
+                buf += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        param -= group["lr"] * grad

@@ -1,0 +1,92 @@
+"""im2col/col2im: the Numba and CuPy twins equal the NumPy references, and col2im is the
+adjoint of im2col. Small shapes: these tests also run under NUMBA_DISABLE_JIT=1."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scratchnet.kernels import col2im, col2im_reference, im2col, im2col_reference
+from scratchnet.kernels._shapes import conv_output_size
+from tests.strategies import seeds
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+@st.composite
+def im2col_cases(draw):
+    """(x shape, kernel, stride, padding, dilation, out_size); non-square everything, and an
+    out_size up to one larger than symmetric padding gives (asymmetric "same", ceil_mode)."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    sides = []
+    for k, p, d in zip(kernel, padding, dilation):
+        smallest = max(1, d * (k - 1) + 1 - 2 * p)       # the dilated kernel fits the padded side
+        sides.append(draw(st.integers(smallest, smallest + 4)))
+    out = tuple(conv_output_size(n, k, s, 2 * p, d) + draw(st.integers(0, 1))
+                for n, k, s, p, d in zip(sides, kernel, stride, padding, dilation))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + tuple(sides)
+    return shape, kernel, stride, padding, dilation, out
+
+
+def _to(xp_name, a):
+    if xp_name == "cuda":
+        import cupy
+        return cupy.asarray(a)
+    return a
+
+
+def _back(a):
+    return a.get() if hasattr(a, "get") else a
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(case=im2col_cases(), seed=seeds)
+def test_im2col_matches_reference(device, case, seed):
+    shape, kernel, stride, padding, dilation, out = case
+    x = np.random.default_rng(seed).standard_normal(shape)
+    expected = im2col_reference(x, kernel, stride, padding, dilation, out)
+    got = _back(im2col(_to(device, x), kernel, stride, padding, dilation, out))
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(case=im2col_cases(), seed=seeds)
+def test_col2im_matches_reference_and_is_the_adjoint(device, case, seed):
+    shape, kernel, stride, padding, dilation, out = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    col = rng.standard_normal(shape[:2] + kernel + out)
+    expected = col2im_reference(col, shape, stride, padding, dilation)
+    got = _back(col2im(_to(device, col), shape, stride, padding, dilation))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # <im2col(x), col> = <x, col2im(col)>: col2im sums exactly what im2col copied
+    lhs = np.vdot(im2col_reference(x, kernel, stride, padding, dilation, out), col)
+    np.testing.assert_allclose(lhs, np.vdot(x, got), rtol=1e-10)
+
+
+def test_im2col_by_hand():
+    """3×3 image 0..8, 2×2 kernel, padding 1, stride 2: window (oh, ow) is the 2×2 patch of
+    the zero-padded image starting at row 2·oh − 1, column 2·ow − 1."""
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    col = im2col(x, (2, 2), (2, 2), (1, 1))
+    windows = np.array([[[[0, 0], [0, 0]], [[0, 0], [1, 2]]],
+                        [[[0, 3], [0, 6]], [[4, 5], [7, 8]]]], float)      # (OH, OW, KH, KW)
+    np.testing.assert_array_equal(col[0, 0].transpose(2, 3, 0, 1), windows)
+
+
+def test_col2im_accumulates_overlaps():
+    """3×3 kernel, stride 1 on a 3×3 image with padding 1: the centre pixel is seen by all 9
+    windows, a corner by 4, an edge pixel by 6."""
+    col = np.ones((1, 1, 3, 3, 3, 3))
+    img = col2im(col, (1, 1, 3, 3), (1, 1), (1, 1))
+    np.testing.assert_array_equal(img[0, 0], [[4, 6, 4], [6, 9, 6], [4, 6, 4]])
+
+
+def test_im2col_float32_keeps_dtype_and_writes_into_out():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    out = np.full((2, 3, 2, 2, 3, 4), np.nan, np.float32)
+    col = im2col(x, (2, 2), out=out)
+    assert col is out and col.dtype == np.float32
+    np.testing.assert_array_equal(col, im2col_reference(x, (2, 2)))
