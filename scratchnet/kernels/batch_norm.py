@@ -1,0 +1,141 @@
+"""Batch-norm kernels on (N, C, L) arrays: per-channel statistics, the affine map, and the
+backward's two reductions plus the input gradient (formulas: functional/normalization.py).
+
+A channel c is the N strided blocks x[:, c, :] of L contiguous values, m = N·L of them.
+
+    batch_stats(x)                      -> mean_c, var_c (biased, two passes: Σ(x − mean)²)
+    affine(x, a, shift)                 -> y = x·a_c + shift_c
+    backward(x, gy, mean, invstd, a, k) -> gb_c = Σgy, gw_c = invstd·Σ gy·(x − mean),
+                                           gx = a_c·(gy − k·(gb_c + (x − mean)·invstd·gw_c)/m)
+
+with k = 1 when the statistics came from the batch (training) and k = 0 when they are
+constants (eval). NumPy's version makes a full temporary for x − mean and one pass over memory
+per ufunc; the Numba twin runs each channel in one thread (prange over C), streaming its N
+blocks twice. Its sums go through an accumulator per position l (acc[l] += ..., vectorizable
+and each summing only N values), reduced at the end, so float32 sums keep their accuracy
+without reassociating (no fastmath). On CuPy arrays the reference runs (CuPy's reductions and
+elementwise ops are already one kernel each).
+"""
+import numba
+import numpy as np
+
+from ..backend import get_array_module, is_cupy
+from ._threads import threads_for
+
+
+def batch_stats(x):
+    if is_cupy(x) or x.size == 0:
+        return batch_stats_reference(x)
+    C = x.shape[1]
+    mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
+    with threads_for(x.size):
+        _stats_numba(x, _count(x), mean, var)
+    return mean, var
+
+
+def affine(x, a, shift):
+    if is_cupy(x) or x.size == 0:
+        return affine_reference(x, a, shift)
+    y = np.empty_like(x)
+    with threads_for(x.size):
+        _affine_numba(x, a, shift, y)
+    return y
+
+
+def backward(x, gy, mean, invstd, a, batch_stats_used, need_gx=True):
+    """(gx, gw, gb), gx None unless ``need_gx``."""
+    if is_cupy(x) or x.size == 0:
+        return backward_reference(x, gy, mean, invstd, a, batch_stats_used, need_gx)
+    C = x.shape[1]
+    gb, gw = np.empty(C, x.dtype), np.empty(C, x.dtype)
+    gx = np.empty_like(x) if need_gx else np.empty((0, 0, 0), x.dtype)
+    with threads_for(x.size):
+        _backward_numba(x, gy, mean, invstd, a, _count(x), x.dtype.type(batch_stats_used),
+                        need_gx, gb, gw, gx)
+    return (gx if need_gx else None), gw, gb
+
+
+def _count(x):
+    """m = N·L as a value of x's dtype, so that the kernels divide in float32 for float32."""
+    return x.dtype.type(x.shape[0] * x.shape[2])
+
+
+def batch_stats_reference(x):
+    xp = get_array_module(x)
+    m = x.dtype.type(x.shape[0] * x.shape[2])
+    mean = x.sum(axis=(0, 2)) / m
+    centred = x - mean[:, None]
+    return mean, xp.einsum("ncl,ncl->c", centred, centred) / m
+
+
+def affine_reference(x, a, shift):
+    y = x * a[:, None]
+    y += shift[:, None]
+    return y
+
+
+def backward_reference(x, gy, mean, invstd, a, batch_stats_used, need_gx=True):
+    xp = get_array_module(x)
+    m = x.shape[0] * x.shape[2]
+    gb = gy.sum(axis=(0, 2))
+    centred = x - mean[:, None]
+    gw = xp.einsum("ncl,ncl->c", gy, centred) * invstd
+    if not need_gx:
+        return None, gw, gb
+    if not batch_stats_used:
+        return gy * a[:, None], gw, gb
+    gx = centred                                             # reused in place: one allocation
+    gx *= (-invstd * gw / m)[:, None]
+    gx += gy
+    gx -= (gb / m)[:, None]
+    gx *= a[:, None]
+    return gx, gw, gb
+
+
+@numba.njit(cache=True)
+def _channel_sum(x, c, shift, square):
+    """Σ_{n,l} (x[n, c, l] − shift)^(2 if square else 1), through one accumulator per l."""
+    N, _, L = x.shape
+    acc = np.zeros_like(x[0, 0])
+    for n in range(N):
+        for l in range(L):
+            d = x[n, c, l] - shift
+            acc[l] += d * d if square else d
+    return acc.sum()
+
+
+@numba.njit(cache=True, parallel=True)
+def _stats_numba(x, m, mean, var):
+    C = x.shape[1]
+    for c in numba.prange(C):
+        mean[c] = _channel_sum(x, c, m - m, False) / m
+        var[c] = _channel_sum(x, c, mean[c], True) / m
+
+
+@numba.njit(cache=True, parallel=True)
+def _affine_numba(x, a, shift, y):
+    N, C, L = x.shape
+    for c in numba.prange(C):
+        for n in range(N):
+            for l in range(L):
+                y[n, c, l] = x[n, c, l] * a[c] + shift[c]
+
+
+@numba.njit(cache=True, parallel=True)
+def _backward_numba(x, gy, mean, invstd, a, m, batch, need_gx, gb, gw, gx):
+    N, C, L = x.shape
+    for c in numba.prange(C):
+        sum_gy = np.zeros_like(x[0, 0])
+        sum_gy_centred = np.zeros_like(x[0, 0])
+        for n in range(N):
+            for l in range(L):
+                sum_gy[l] += gy[n, c, l]
+                sum_gy_centred[l] += gy[n, c, l] * (x[n, c, l] - mean[c])
+        gb[c] = sum_gy.sum()
+        gw[c] = sum_gy_centred.sum() * invstd[c]
+        if need_gx:
+            # gx = a·(gy − k·gb/m − (x − mean)·k·invstd·gw/m), the two constants hoisted
+            k0, k1 = batch * gb[c] / m, batch * invstd[c] * gw[c] / m
+            for n in range(N):
+                for l in range(L):
+                    gx[n, c, l] = a[c] * (gy[n, c, l] - k0 - (x[n, c, l] - mean[c]) * k1)
