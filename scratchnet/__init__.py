@@ -14,8 +14,13 @@ from .functional import (abs, add, argmax, argmin, cat, chunk, clamp, div, exp, 
                          softmax, split, sqrt, squeeze, stack, sub, sum, tanh, transpose,
                          unsqueeze, var)
 from .gradcheck import GradcheckError, gradcheck
+from .kernels import set_workspace_limit
 from .random import manual_seed
 from .tensor import Tensor
 from . import nn, utils  # noqa: E402  (need Function and Tensor)
+from .summary import LayerRow, Summary, summary  # noqa: E402  (needs nn)
+from . import viz  # noqa: E402  (needs nn)
+from . import optim  # noqa: E402
+from . import models  # noqa: E402  (needs nn)
 
 __version__ = "0.1.0"

@@ -24,9 +24,14 @@ settings.load_profile(os.environ.get("SCRATCHNET_HYPOTHESIS", "ci"))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs CuPy and a CUDA GPU; skipped without them")
+    config.addinivalue_line("markers", "slow: big models at full size; run with SCRATCHNET_SLOW=1")
 
 
 def pytest_collection_modifyitems(config, items):
+    if os.environ.get("SCRATCHNET_SLOW") != "1":
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="slow; run with SCRATCHNET_SLOW=1"))
     if sn.cuda_is_available():
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU")
