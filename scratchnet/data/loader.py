@@ -1,0 +1,124 @@
+"""DataLoader: batches of a Dataset, in a seeded order, optionally prepared one batch ahead on
+a background thread.
+
+Randomness is a pure function of (seed, epoch, batch index): epoch e's order is
+``default_rng([seed, e]).permutation(n)`` and batch b's augmentations draw from
+``default_rng([seed, e, b])``. So the loader needs no state beyond its epoch counter, a
+resumed run can restart in the middle of an epoch (``iterate(start_batch=b)``) and see the
+same batches as an uninterrupted one, and the prefetching thread never touches a generator
+the training thread uses.
+"""
+import math
+import numbers
+import queue
+import threading
+
+import numpy as np
+
+from .. import random as _random
+
+
+def default_collate(samples):
+    """[(x, y), ...] -> (stack of x, stack of y); ints become an int64 array."""
+    fields = zip(*samples)
+    return tuple(np.asarray(f, np.int64) if isinstance(f[0], numbers.Integral) else np.stack(f)
+                 for f in fields)
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches of ``batch_size``.
+
+    shuffle: a new seeded permutation each epoch (else the dataset's order).
+    drop_last: drop the last batch if it is smaller than batch_size.
+    seed: seeds order and augmentation; None draws one from scratchnet's global generator
+    (so ``scratchnet.manual_seed`` fixes it).
+    prefetch: prepare the next batch on a background thread while the caller works on the
+    current one (the transforms run in NumPy, which releases the GIL in its loops).
+
+    Each ``iter(loader)`` runs one epoch and advances ``loader.epoch``; ``set_epoch(e)``
+    chooses the epoch the next iteration runs.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
+                 prefetch=False, collate_fn=default_collate):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+                or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, "
+                             f"got {batch_size!r}")
+        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.shuffle, self.drop_last, self.prefetch = shuffle, drop_last, prefetch
+        self.collate_fn = collate_fn
+        self.seed = int(_random.generator().integers(2**63)) if seed is None else int(seed)
+        self.epoch = 0
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def order(self, epoch):
+        """Sample indices of an epoch, in the order they are served."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, epoch]).permutation(n)
+
+    def batch(self, epoch, index, order=None):
+        """Batch ``index`` of ``epoch``, collated."""
+        order = self.order(epoch) if order is None else order
+        rng = np.random.default_rng([self.seed, epoch, index])
+        picks = order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.collate_fn([self.dataset.get(int(i), rng) for i in picks])
+
+    def __iter__(self):
+        return self.iterate()
+
+    def iterate(self, start_batch=0):
+        """One epoch from batch ``start_batch`` on (the earlier ones are skipped unread)."""
+        epoch = self.epoch
+        self.epoch += 1
+        order = self.order(epoch)
+        indices = range(start_batch, len(self))
+        if not self.prefetch:
+            return (self.batch(epoch, b, order) for b in indices)
+        return _prefetched(lambda b: self.batch(epoch, b, order), indices)
+
+
+def _prefetched(make, indices):
+    """Yield make(i) for i in indices, computing the next one on a thread meanwhile."""
+    slot = queue.Queue(maxsize=1)   # holds the batch after the one the caller has
+    stop = threading.Event()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def work():
+        try:
+            for i in indices:
+                if not put(("batch", make(i))):
+                    return
+            put(("end", None))
+        except BaseException as err:   # re-raised in the caller's thread
+            put(("error", err))
+
+    thread = threading.Thread(target=work, name="scratchnet-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = slot.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,113 @@
+"""From a data set name and a model's input size to train and held-out ImageDatasets with
+their transforms: the data half of ``scratchnet train``.
+
+The held-out transform fits the images to the model (grey <-> RGB, ``resize``, LeNet's
+28 -> 32 padding) and normalises them; the training transform adds augmentation:
+
+    grey digits       random shifts of up to 2 pixels (RandomCrop with padding 2)
+    colour images     random shifts of up to size/8 pixels, horizontal flips and AlexNet's
+                      PCA colour jitter (eigen-decomposition of the training set's RGB)
+    synthetic         none (its class templates are not shift invariant)
+"""
+import os
+
+import numpy as np
+
+from . import transforms as T
+from .datasets import bundled_mnist, cifar10, mnist, synthetic
+
+# name -> (channels, size, mean, std); mean/std are the usual per-channel figures of the
+# full training sets (MNIST's 0.1307/0.3081, CIFAR-10's from its 50,000 images).
+DATASETS = {
+    "mnist": (1, 28, (0.1307,), (0.3081,)),
+    "cifar10": (3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "synthetic": (1, 28, (0.5,), (0.3,)),
+}
+
+# LeNet-5's 1998 paper centres 28x28 digits in a 32x32 field; a gap this small is padded,
+# anything larger needs an explicit --resize.
+MAX_PAD = 4
+
+
+class DataConfigError(ValueError):
+    """A data set that is unknown, missing, or does not fit the model (a user error)."""
+
+
+def describe(name, data_dir):
+    if name == "mnist" and data_dir is None:
+        return "mnist (bundled 5,000-digit subset: 4,000 train / 1,000 held out)"
+    return name if data_dir is None else f"{name} from {data_dir}"
+
+
+def load_datasets(name, data_dir=None):
+    """(train, held_out) ImageDatasets without transforms."""
+    if name not in DATASETS:
+        raise DataConfigError(f"unknown dataset {name!r}; known datasets: "
+                              f"{', '.join(DATASETS)}")
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise DataConfigError(f"--data-dir {data_dir}: no such directory")
+    if name == "synthetic":
+        return synthetic(True), synthetic(False)
+    if name == "mnist":
+        if data_dir is None:
+            return bundled_mnist(True), bundled_mnist(False)
+        return mnist(data_dir, True), mnist(data_dir, False)
+    if data_dir is None:
+        raise DataConfigError("cifar10 is not bundled: download the binary version "
+                              "(cifar-10-binary.tar.gz, which unpacks to cifar-10-batches-bin) "
+                              "and pass --data-dir DIR")
+    return cifar10(data_dir, True), cifar10(data_dir, False)
+
+
+def fit_transforms(name, image_size, input_size, resize=None):
+    """Deterministic steps taking (C, H, W) images of data set ``name`` to the model's
+    ``input_size`` (C', S, S'), and the Normalize to end with; raises DataConfigError when
+    the model's input is larger than the data's and no ``resize`` was asked for."""
+    channels, height, width = image_size
+    want_c, want_h, want_w = input_size
+    steps = []
+    if channels != want_c:
+        steps.append(T.Grayscale(want_c))
+    if resize is not None:
+        steps.append(T.Resize((resize, resize)))
+        height = width = resize
+    elif want_h > height or want_w > width:
+        if want_h - height > MAX_PAD or want_w - width > MAX_PAD:
+            raise DataConfigError(
+                f"the model expects {want_c}x{want_h}x{want_w} input but {name} images are "
+                f"{channels}x{height}x{width}; pass --resize {max(want_h, want_w)} to resize "
+                f"them (bilinear), or choose a model made for {height}x{width} images")
+        top, left = (want_h - height) // 2, (want_w - width) // 2
+        steps.append(T.Pad((left, top, want_w - width - left, want_h - height - top)))
+    mean, std = DATASETS[name][2:]
+    if channels != want_c:   # grey <-> RGB: one statistic per output channel
+        mean, std = (np.mean(mean),) * want_c, (np.mean(std),) * want_c
+    return steps, T.Normalize(mean, std)
+
+
+def augmentations(name, images, size, channels):
+    """Random steps for the training set, applied after resizing and before Normalize;
+    ``size`` (H, W) and ``channels`` are those of the images at that point."""
+    if name == "synthetic":
+        return []
+    if name == "mnist":
+        return [T.RandomCrop(size, padding=2)]
+    steps = [T.RandomCrop(size, padding=max(1, size // 8)), T.RandomHorizontalFlip()]
+    if images.shape[1] == 3 and channels == 3:
+        sample = images[np.random.default_rng(0).permutation(len(images))[:5000]]
+        steps.append(T.PCALighting.from_images(sample))
+    return steps
+
+
+def build(name, input_size, data_dir=None, resize=None, augment=True):
+    """(train, held_out) datasets with their transforms set, ready for a DataLoader."""
+    train, held_out = load_datasets(name, data_dir)
+    fit, normalize = fit_transforms(name, train.image_size, input_size, resize)
+    if resize is not None:
+        size = (resize, resize)
+    else:   # padded up to the model's size, never cropped down to it
+        size = (max(input_size[1], train.image_size[1]), max(input_size[2], train.image_size[2]))
+    extra = augmentations(name, train.images, size, input_size[0]) if augment else []
+    train.transform = T.Compose(fit + extra + [normalize])
+    held_out.transform = T.Compose(fit + [normalize])
+    return train, held_out
