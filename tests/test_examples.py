@@ -1,0 +1,78 @@
+"""Smoke runs of every script in examples/ with its tiny --smoke settings: each finishes,
+prints its table, and returns rows whose figures are checked where they are exact."""
+import importlib.util
+import os
+import sys
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def _run(name, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # the no-plot path, even if installed
+    spec = importlib.util.spec_from_file_location(f"example_{name}",
+                                                  os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(["--smoke", "--out", str(tmp_path)])
+
+
+def test_param_chart(tmp_path, monkeypatch, capsys):
+    rows = _run("param_chart", tmp_path, monkeypatch)
+    assert [r[2] for r in rows] == [61_706, 269_722]  # LeNet-5 and ResNet-20 (REFERENCE.md)
+    assert "no plot: param_chart.png draws with matplotlib" in capsys.readouterr().out
+
+
+def test_small_kernels(tmp_path, monkeypatch):
+    rows = _run("small_kernels", tmp_path, monkeypatch)
+    C = 4
+    # weights + biases by hand: 49C²+C, 27C²+3C, 25C²+C, 18C²+2C; fields 7, 7, 5, 5
+    assert [r[2] for r in rows] == [49 * C * C + C, 27 * C * C + 3 * C, 25 * C * C + C,
+                                    18 * C * C + 2 * C]
+    assert [(r[4], r[5]) for r in rows] == [(7, "7x7"), (7, "7x7"), (5, "5x5"), (5, "5x5")]
+
+
+def test_bottleneck_1x1(tmp_path, monkeypatch):
+    inception, blocks = _run("bottleneck_1x1", tmp_path, monkeypatch)
+    # 3a at a quarter width: in 48; 1x1 16; 3x3 24 -> 32; 5x5 4 -> 8; pool proj 8 (biases in)
+    with_1x1 = (48 * 16 + 16) + (48 * 24 + 24) + (24 * 32 * 9 + 32) + (48 * 4 + 4) \
+        + (4 * 8 * 25 + 8) + (48 * 8 + 8)
+    naive = (48 * 16 + 16) + (48 * 32 * 9 + 32) + (48 * 8 * 25 + 8)
+    assert inception[0][2:4] == (naive, with_1x1)
+    # bottleneck 64 -> 16 -> 64: convs 64·16 + 16·16·9 + 16·64, BN 2·(16 + 16 + 64)
+    assert blocks[0][2] == 64 * 16 + 16 * 16 * 9 + 16 * 64 + 2 * (16 + 16 + 64)
+
+
+def test_degradation(tmp_path, monkeypatch):
+    rows = _run("degradation", tmp_path, monkeypatch)
+    assert [r[0] for r in rows] == ["plain20", "resnet20"]
+    assert all(r[1] == 19 and r[2] > 0 for r in rows)
+
+
+def test_alexnet_tricks(tmp_path, monkeypatch):
+    rows = _run("alexnet_tricks", tmp_path, monkeypatch)
+    assert [r[0] for r in rows][1] == "tanh instead of ReLU"
+
+
+def test_filters(tmp_path, monkeypatch):
+    rows = _run("filters", tmp_path, monkeypatch)
+    assert len(rows) == 6
+
+
+def test_densenet_growth(tmp_path, monkeypatch):
+    rows, results = _run("densenet_growth", tmp_path, monkeypatch)
+    # smoke net: 8 initial features, k = 4, blocks of 2 and 3 layers, transition halves
+    assert [(r[1], r[3], r[4]) for r in rows] == [(2, "8 -> 12", 16), (3, "8 -> 16", 20)]
+    assert [r[0] for r in results] == ["memory_efficient=False", "memory_efficient=True"]
+
+
+@pytest.mark.parametrize("name", ["param_chart", "filters"])
+def test_plot_is_saved_when_matplotlib_is_installed(name, tmp_path):
+    pytest.importorskip("matplotlib")
+    spec = importlib.util.spec_from_file_location(f"example_{name}",
+                                                  os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--smoke", "--out", str(tmp_path)])
+    assert (tmp_path / f"{name}.png").stat().st_size > 1000
