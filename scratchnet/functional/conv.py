@@ -1,18 +1,27 @@
-"""2-D convolution as im2col + one GEMM per sample and group (notation: kernels/im2col.py).
+"""2-D convolution as im2col + GEMM, tile by tile (notation: kernels/im2col.py).
 
 With the column matrix col[n] of shape (C·KH·KW, OH·OW) and the weight viewed as a matrix
 W (O, C·KH·KW), the forward is y[n] = W · col[n] + b, already in NCHW order. With G groups,
 channels split into G blocks: block g of the weight (O/G, C/G·KH·KW) multiplies block g of the
-column rows, which is again one batched matmul over (n, g). Writing K = C/G·KH·KW, P = OH·OW:
+column rows, which is again one batched matmul over g. Writing K = C/G·KH·KW, P = OH·OW:
 
     forward:   y[n, g]  = W[g] · col[n, g] + b               (O/G, K) · (K, P)
     backward:  gW[g]    = Σ_n gy[n, g] · col[n, g]ᵀ          (O/G, P) · (P, K)
                gx[n]    = col2im(W[g]ᵀ · gy[n, g])           (K, O/G) · (O/G, P), then fold
                gb       = Σ_{n, oh, ow} gy
 
-The batch is processed in chunks whose column buffer stays under the workspace limit
-(kernels/workspace.py); the backward recomputes the columns of each chunk instead of keeping
-the whole matrix from the forward (a chunk stays in cache, the whole matrix would be GBs).
+Every product splits along P: a band of output rows oh0 .. oh1 − 1 (columns p = oh·OW + ow
+of the matrices) needs only the columns of that band. So the batch is worked through in
+tiles (kernels/workspace.py: on the CPU the rows of one sample whose columns fit 8 MB, the
+whole sample for most layers), and each tile is built, multiplied and dropped while it is in
+cache: im2col writes it, the GEMM reads it back from cache instead of DRAM, and the whole
+column matrix (GBs for VGG) never exists. The backward recomputes the tile's columns rather than keeping them from the forward,
+forms the tile's share of gW (summed tile after tile) and folds W[g]ᵀ · gy of the tile back
+onto gx[n] (col2im adds, since neighbouring bands share input rows). On the CPU, samples are
+shared out among threads that each run their own im2col and single-threaded GEMMs (one
+thread per core, no BLAS or Numba thread pool waking up per call); each thread sums its own
+part of gW and gb, and the parts are added in thread order (so gW and gb, unlike y and gx,
+can differ in the last bits between thread counts).
 A 1×1 kernel with stride 1 and no padding needs no im2col at all: col[n] is x[n] itself.
 """
 from ..backend import get_array_module
@@ -36,34 +45,45 @@ class Conv2dFunction(Function):
     def _pointwise(self, kernel):
         return kernel == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
 
-    def _columns(self, x, kernel):
-        """Yield (batch slice, col) with col (n, G, K, P) for chunks of the batch."""
+    def _tiles(self, x, kernel, xp):
+        """(sample slices, row slices) of the work: see kernels/workspace.py."""
+        C, OW = x.shape[1], self.out_size[1]
+        row_bytes = C * kernel[0] * kernel[1] * OW * x.dtype.itemsize
+        return workspace.tiles(x.shape[0], self.out_size[0], row_bytes, xp,
+                               workspace.workers(xp))
+
+    def _columns(self, x, s, rows, kernel, worker):
+        """col (n, G, K, T) of samples s and output rows ``rows``, T = (rows) · OW columns."""
         N, C, H, W = x.shape
-        G, (OH, OW) = self.groups, self.out_size
-        if self._pointwise(kernel):
-            yield slice(0, N), x.reshape(N, G, C // G, H * W)     # col[n] is x[n]
-            return
+        G, OW = self.groups, self.out_size[1]
+        n, R = s.stop - s.start, rows.stop - rows.start
+        if self._pointwise(kernel):                            # col[n] is x[n]: a view
+            return x[s].reshape(n, G, C // G, H * W)[..., rows.start * OW:rows.stop * OW]
         xp = get_array_module(x)
-        per_sample = C * kernel[0] * kernel[1] * OH * OW * x.dtype.itemsize
-        for s in workspace.chunks(N, per_sample):
-            n = s.stop - s.start
-            col = workspace.buffer("col", (n, C) + kernel + (OH, OW), x.dtype, xp)
-            im2col(x[s], kernel, self.stride, self.padding, self.dilation, self.out_size,
-                   out=col)
-            yield s, col.reshape(n, G, C // G * kernel[0] * kernel[1], OH * OW)
+        col = workspace.buffer(f"col{worker}", (n, C) + kernel + (R, OW), x.dtype, xp)
+        im2col(x[s], kernel, self.stride, self.padding, self.dilation, out=col,
+               first_row=rows.start)
+        return col.reshape(n, G, C // G * kernel[0] * kernel[1], R * OW)
 
     def forward(self, x, weight, bias):
         xp = get_array_module(x)
         N, O, G = x.shape[0], weight.shape[0], self.groups
         OH, OW = self.out_size
         x = xp.ascontiguousarray(x)
+        kernel = weight.shape[2:]
         w = weight.reshape(G, O // G, -1)                          # (G, O/G, K)
+        b = None if bias is None else bias.reshape(G, O // G, 1)
         y = xp.empty((N, O, OH, OW), x.dtype)
         y_g = y.reshape(N, G, O // G, OH * OW)                     # a view of y
-        for s, col in self._columns(x, weight.shape[2:]):
-            xp.matmul(w, col, out=y_g[s])                          # (G, O/G, K) @ (n, G, K, P)
-        if bias is not None:
-            y += bias.reshape(1, O, 1, 1)
+        samples, bands = self._tiles(x, kernel, xp)
+
+        def work(s, worker):
+            for rows in bands:
+                out = y_g[s, :, :, rows.start * OW:rows.stop * OW]     # (n, G, O/G, T)
+                xp.matmul(w, self._columns(x, s, rows, kernel, worker), out=out)
+                if b is not None:
+                    out += b                                           # while still in cache
+        workspace.parallel_for(samples, work, xp)
         self.save_for_backward(x, weight)
         return y
 
@@ -74,28 +94,41 @@ class Conv2dFunction(Function):
         O, _, KH, KW = weight.shape
         G, (OH, OW) = self.groups, self.out_size
         need_x, need_w, need_b = self.needs_input_grad
+        pointwise = self._pointwise((KH, KW))
         gy_g = xp.ascontiguousarray(gy).reshape(N, G, O // G, OH * OW)
         gx = xp.empty(x.shape, x.dtype) if need_x else None
-        gw = xp.zeros((G, O // G, C // G * KH * KW), x.dtype) if need_w else None
         w_t = weight.reshape(G, O // G, -1).transpose(0, 2, 1)    # (G, K, O/G), a view
-        if need_x and self._pointwise((KH, KW)):
-            xp.matmul(w_t, gy_g, out=gx.reshape(N, G, C // G, H * W))
-            need_x = False
-        if need_x or need_w:
-            for s, col in self._columns(x, (KH, KW)):
+        samples, bands = self._tiles(x, (KH, KW), xp)
+        threads = min(workspace.workers(xp), len(samples))
+        gw = [xp.zeros((G, O // G, C // G * KH * KW), x.dtype) for _ in range(threads)]
+        gb = [xp.zeros((G, O // G, 1), x.dtype) for _ in range(threads)]
+
+        def work(s, worker):
+            n = s.stop - s.start
+            for rows in bands if need_x or need_w else ():
+                cols = slice(rows.start * OW, rows.stop * OW)
+                col = self._columns(x, s, rows, (KH, KW), worker)  # (n, G, K, T)
+                gy_t = gy_g[s, :, :, cols]                         # (n, G, O/G, T)
                 if need_w:
-                    # (n, G, O/G, P) @ (n, G, P, K); colᵀ is a view that BLAS reads as is.
-                    # Samples are added one by one, so any chunking gives identical sums.
-                    for per_sample in xp.matmul(gy_g[s], col.transpose(0, 1, 3, 2)):
-                        gw += per_sample
-                if need_x:
-                    n = s.stop - s.start
-                    gcol = workspace.buffer("gcol", col.shape, x.dtype, xp)
-                    xp.matmul(w_t, gy_g[s], out=gcol)             # (G, K, O/G) @ (n, G, O/G, P)
-                    col2im(gcol.reshape(n, C, KH, KW, OH, OW), (n, C, H, W), self.stride,
-                           self.padding, self.dilation, out=gx[s])
-        gb = gy.sum(axis=(0, 2, 3)) if need_b else None
-        return gx, None if gw is None else gw.reshape(weight.shape), gb
+                    # (n, G, O/G, T) @ (n, G, T, K): colᵀ is a view that BLAS reads as is
+                    part = workspace.buffer(f"gw{worker}", (n,) + gw[worker].shape, x.dtype, xp)
+                    for per_sample in xp.matmul(gy_t, col.transpose(0, 1, 3, 2), out=part):
+                        gw[worker] += per_sample
+                if need_x and pointwise:                           # gx[n] is gcol itself
+                    xp.matmul(w_t, gy_t, out=gx.reshape(N, G, C // G, H * W)[s, :, :, cols])
+                elif need_x:
+                    gcol = workspace.buffer(f"gcol{worker}", col.shape, x.dtype, xp)
+                    xp.matmul(w_t, gy_t, out=gcol)                 # (G, K, O/G) @ (n, G, O/G, T)
+                    col2im(gcol.reshape((n, C, KH, KW, rows.stop - rows.start, OW)), (n, C, H, W),
+                           self.stride, self.padding, self.dilation, out=gx[s],
+                           first_row=rows.start, accumulate=rows.start > 0)
+            if need_b:
+                gb[worker] += gy_g[s].sum(axis=(0, 3), keepdims=True)[0]
+        if need_x or need_w or need_b:
+            workspace.parallel_for(samples, work, xp)
+        gw = sum(gw[1:], gw[0]).reshape(weight.shape) if need_w else None
+        gb = sum(gb[1:], gb[0]).reshape(O) if need_b else None
+        return gx, gw, gb
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

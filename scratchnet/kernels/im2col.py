@@ -23,10 +23,15 @@ every entry of a column array back onto the pixel it came from (a pixel seen by 
 windows receives several contributions), which is how the input gradient is formed:
 ``gx = col2im(Wᵀ @ gy)``.
 
+Both also work on a *tile*: the columns of output rows first_row .. first_row + R − 1 only
+(conv2d's unit of work, kernels/workspace.py); col2im can add onto its output, so the tiles
+of one image are folded one after the other.
+
 Each kernel exists three times: a NumPy reference (KH·KW strided slice copies, the oracle of
-the tests), a Numba twin for the CPU (one pass, no padded copy, one thread per (n, c) plane)
-and a CuPy twin for the GPU (one thread per output element, gathering). The dispatchers
-``im2col``/``col2im`` pick the twin from the array's module.
+the tests), a Numba twin for the CPU (one pass, no padded copy, one thread per (n, c) plane;
+at stride 1 with OW = W each tap is a single shifted copy of the plane) and a CuPy twin for
+the GPU (one thread per output element, gathering). The dispatchers ``im2col``/``col2im``
+pick the twin from the array's module.
 """
 import functools
 
@@ -35,15 +40,17 @@ import numpy as np
 
 from ..backend import cupy_module, is_cupy
 from ._shapes import conv_output_size
+from ._threads import threads_for
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_size=None,
-           out=None):
+           out=None, first_row=0):
     """x (N, C, H, W) -> col (N, C, KH, KW, OH, OW), written into ``out`` if given.
 
     ``padding`` is (PH, PW) before the input; ``out_size`` defaults to the symmetric-padding
     size, and a larger one reads zeros past the bottom/right edge (asymmetric "same" padding,
-    ceil_mode pooling).
+    ceil_mode pooling). A tile of the columns: ``out`` of shape (N, C, KH, KW, R, OW) receives
+    the R output rows first_row .. first_row + R − 1 (conv2d's unit of work).
     """
     N, C, H, W = x.shape
     if out_size is None:
@@ -53,21 +60,29 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
     if out is None:
         out = (cupy_module() if is_cupy(x) else np).empty(shape, x.dtype)
     if is_cupy(x):
-        _im2col_cupy(x, out, stride, padding, dilation)
+        _im2col_cupy(x, out, first_row, stride, padding, dilation)
     else:
-        _im2col_numba(np.ascontiguousarray(x), out, *stride, *padding, *dilation)
+        with threads_for(out.size):
+            _im2col_numba(np.ascontiguousarray(x), out, first_row, *stride, *padding, *dilation)
     return out
 
 
-def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
+def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None,
+           first_row=0, accumulate=False):
     """col (N, C, KH, KW, OH, OW) -> img (N, C, H, W): the adjoint of im2col (sums overlaps),
-    written into ``out`` (contiguous) if given."""
+    written into ``out`` (contiguous) if given. A tile (N, C, KH, KW, R, OW) holds output rows
+    first_row .. first_row + R − 1; ``accumulate=True`` adds onto ``out`` instead of
+    overwriting it, so that the tiles of one image can be folded one after the other."""
     if out is None:
         out = (cupy_module() if is_cupy(col) else np).empty(x_shape, col.dtype)
     if is_cupy(col):
-        _col2im_cupy(col, out, stride, padding, dilation)
+        if not accumulate:
+            out.fill(0)
+        _col2im_cupy(col, out, first_row, stride, padding, dilation)
     else:
-        _col2im_numba(np.ascontiguousarray(col), out, *stride, *padding, *dilation)
+        with threads_for(col.size):
+            _col2im_numba(np.ascontiguousarray(col), out, first_row, accumulate, *stride,
+                          *padding, *dilation)
     return out
 
 
@@ -124,10 +139,10 @@ def _inside(offset, step, size, count):
     return lo, max(lo, hi)
 
 
-@numba.njit(cache=True, parallel=True)
-def _im2col_numba(x, col, SH, SW, PH, PW, DH, DW):
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW):
     N, C, H, W = x.shape
-    KH, KW, OH, OW = col.shape[2:]
+    KH, KW, R, OW = col.shape[2:]
     for plane in numba.prange(N * C):        # each thread fills whole (n, c) planes
         n, c = plane // C, plane % C
         img = x[n, c]
@@ -136,9 +151,13 @@ def _im2col_numba(x, col, SH, SW, PH, PW, DH, DW):
                 # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
                 # outside that range the tap sees padding (zeros)
                 lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                for oh in range(OH):
-                    row = col[n, c, kh, kw, oh]
-                    ih = oh * SH + kh * DH - PH
+                if SH == 1 and SW == 1 and OW == W:
+                    _shifted_tap(img.reshape(H * W), col[n, c, kh, kw].reshape(R * OW),
+                                 (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
+                    continue
+                for r in range(R):             # col row r is output row oh0 + r
+                    row = col[n, c, kh, kw, r]
+                    ih = (oh0 + r) * SH + kh * DH - PH
                     if ih < 0 or ih >= H:
                         row[:] = 0
                         continue
@@ -151,40 +170,58 @@ def _im2col_numba(x, col, SH, SW, PH, PW, DH, DW):
                     row[hi:] = 0
 
 
-@numba.njit(cache=True, parallel=True)
-def _col2im_numba(col, img, SH, SW, PH, PW, DH, DW):
+@numba.njit(cache=True, nogil=True)
+def _shifted_tap(img, tap, shift, lo, hi, OW):
+    """One tap of a stride-1 conv whose rows are as long as the image's (OW = W): flat index
+    j = r·OW + ow of the tap reads img.flat[j + shift], so the tap is one long copy. Entries
+    that read before or after the image are zeros; so are the columns ow outside [lo, hi),
+    which the copy filled from the neighbouring row (a tap in the left/right padding)."""
+    a = min(max(0, -shift), tap.size)          # [a, b): the entries that read inside img
+    b = max(a, min(tap.size, img.size - shift))
+    tap[:a] = 0
+    tap[a:b] = img[a + shift:b + shift]
+    tap[b:] = 0
+    for r in range(tap.size // OW):
+        for ow in range(lo):
+            tap[r * OW + ow] = 0
+        for ow in range(hi, OW):
+            tap[r * OW + ow] = 0
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _col2im_numba(col, img, oh0, accumulate, SH, SW, PH, PW, DH, DW):
     N, C, H, W = img.shape
-    KH, KW, OH, OW = col.shape[2:]
+    KH, KW, R, OW = col.shape[2:]
     for plane in numba.prange(N * C):        # a thread owns its plane: no two write one pixel
         n, c = plane // C, plane % C
         out = img[n, c]
-        out[:] = 0
+        if not accumulate:
+            out[:] = 0
         for kh in range(KH):
             for kw in range(KW):
                 lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                for oh in range(OH):
-                    ih = oh * SH + kh * DH - PH
+                for r in range(R):
+                    ih = (oh0 + r) * SH + kh * DH - PH
                     if ih < 0 or ih >= H:
                         continue
-                    row = col[n, c, kh, kw, oh]
-                    if SW == 1:
-                        out[ih, lo + kw * DW - PW:hi + kw * DW - PW] += row[lo:hi]
-                    else:
-                        for ow in range(lo, hi):
-                            out[ih, ow * SW + kw * DW - PW] += row[ow]
+                    row = col[n, c, kh, kw, r, lo:hi]
+                    dst = out[ih, lo * SW + kw * DW - PW:]     # column iw of ow = lo onwards
+                    for j in range(hi - lo):
+                        dst[j * SW] += row[j]
 
 
-_PARAMS = "int32 H, int32 W, int32 KH, int32 KW, int32 OH, int32 OW, " \
+# R is the number of output rows the col array (or tile) holds, OH0 the first of them.
+_PARAMS = "int32 H, int32 W, int32 KH, int32 KW, int32 R, int32 OW, int32 OH0, " \
           "int32 SH, int32 SW, int32 PH, int32 PW, int32 DH, int32 DW"
 
-# One thread per col element i = ((((nc·KH + kh)·KW + kw)·OH + oh)·OW + ow): unravel i, then
-# read the one input pixel this tap sees (or 0 in the padding).
+# One thread per col element i = ((((nc·KH + kh)·KW + kw)·R + r)·OW + ow): unravel i, then
+# read the one input pixel this tap sees in output row oh = OH0 + r (or 0 in the padding).
 _IM2COL_SRC = r"""
     const int ow = i % OW;
-    const int oh = (i / OW) % OH;
-    const int kw = (i / ((long long)OW * OH)) % KW;
-    const int kh = (i / ((long long)OW * OH * KW)) % KH;
-    const long long nc = i / ((long long)OW * OH * KW * KH);
+    const int oh = OH0 + (i / OW) % R;
+    const int kw = (i / ((long long)OW * R)) % KW;
+    const int kh = (i / ((long long)OW * R * KW)) % KH;
+    const long long nc = i / ((long long)OW * R * KW * KH);
     const int ih = oh * SH + kh * DH - PH;
     const int iw = ow * SW + kw * DW - PW;
     col = (0 <= ih && ih < H && 0 <= iw && iw < W) ? img[(nc * H + ih) * W + iw] : (T)0;
@@ -192,7 +229,8 @@ _IM2COL_SRC = r"""
 
 # One thread per image pixel i = (nc·H + ih)·W + iw, gathering every column entry that was
 # copied from it: tap kh reads row ih from output row oh = (ih + PH − kh·DH) / SH when that
-# division is exact and 0 <= oh < OH (same for columns). No atomics, so it is deterministic.
+# division is exact and OH0 <= oh < OH0 + R (same for columns), and adding their sum onto
+# img (the dispatcher zeroes img first unless it accumulates tiles). No atomics: deterministic.
 _COL2IM_SRC = r"""
     const int iw = i % W;
     const int ih = (i / W) % H;
@@ -200,16 +238,17 @@ _COL2IM_SRC = r"""
     T sum = 0;
     for (int kh = 0; kh < KH; ++kh) {
         const int th = ih + PH - kh * DH;
-        if (th < 0 || th % SH != 0 || th / SH >= OH) continue;
-        const int oh = th / SH;
+        if (th < 0 || th % SH != 0) continue;
+        const int r = th / SH - OH0;
+        if (r < 0 || r >= R) continue;
         for (int kw = 0; kw < KW; ++kw) {
             const int tw = iw + PW - kw * DW;
             if (tw < 0 || tw % SW != 0 || tw / SW >= OW) continue;
             const int ow = tw / SW;
-            sum += col[(((nc * KH + kh) * KW + kw) * OH + oh) * OW + ow];
+            sum += col[(((nc * KH + kh) * KW + kw) * R + r) * OW + ow];
         }
     }
-    img = sum;
+    img += sum;
 """
 
 
@@ -223,17 +262,17 @@ def _cupy_kernel(name):
                                   "scratchnet_col2im")
 
 
-def _im2col_cupy(x, col, stride, padding, dilation):
+def _im2col_cupy(x, col, first_row, stride, padding, dilation):
     cupy = cupy_module()
     N, C, H, W = x.shape
-    KH, KW, OH, OW = col.shape[2:]
-    _cupy_kernel("im2col")(cupy.ascontiguousarray(x), H, W, KH, KW, OH, OW, *stride,
+    KH, KW, R, OW = col.shape[2:]
+    _cupy_kernel("im2col")(cupy.ascontiguousarray(x), H, W, KH, KW, R, OW, first_row, *stride,
                            *padding, *dilation, col)
 
 
-def _col2im_cupy(col, img, stride, padding, dilation):
+def _col2im_cupy(col, img, first_row, stride, padding, dilation):
     cupy = cupy_module()
     N, C, H, W = img.shape
-    KH, KW, OH, OW = col.shape[2:]
-    _cupy_kernel("col2im")(cupy.ascontiguousarray(col), H, W, KH, KW, OH, OW, *stride,
-                           *padding, *dilation, img)
+    KH, KW, R, OW = col.shape[2:]
+    _cupy_kernel("col2im")(cupy.ascontiguousarray(col), H, W, KH, KW, R, OW, first_row,
+                           *stride, *padding, *dilation, img)

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from ..backend import cupy_module, is_cupy
+from ._threads import threads_for
 
 
 def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
@@ -32,8 +33,9 @@ def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
         _cupy_kernel("forward")(xp.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride,
                                 *padding, *dilation, *out_size, y, idx)
     else:
-        _max_pool_numba(np.ascontiguousarray(x), y, idx, *kernel_size, *stride, *padding,
-                        *dilation)
+        with threads_for(x.size):
+            _max_pool_numba(np.ascontiguousarray(x), y, idx, *kernel_size, *stride, *padding,
+                            *dilation)
     return y, idx
 
 
@@ -46,7 +48,8 @@ def max_pool_backward(gy, idx, x_shape, kernel_size, stride, padding, dilation):
                                  *stride, *padding, *dilation, *gy.shape[2:], gx)
         return gx
     gx = np.empty(x_shape, gy.dtype)
-    _max_pool_backward_numba(np.ascontiguousarray(gy), idx, gx)
+    with threads_for(gx.size):
+        _max_pool_backward_numba(np.ascontiguousarray(gy), idx, gx)
     return gx
 
 

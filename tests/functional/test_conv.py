@@ -1,4 +1,4 @@
-"""conv2d against finite differences and torch, chunked vs whole-batch columns, bad input."""
+"""conv2d against finite differences and torch, one-row tiles vs default tiles, bad input."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,8 +95,13 @@ def test_conv2d_without_input_grad_skips_it():
 @pytest.mark.parametrize("kernel, kwargs", [((3, 3), dict(padding=1)),
                                             ((1, 1), {}),
                                             ((3, 2), dict(stride=2, groups=2, dilation=(1, 2)))])
-def test_chunked_columns_give_identical_results(kernel, kwargs):
-    """A workspace limit of 1 byte forces one sample per chunk; results must be bit-equal."""
+def test_tiled_columns_give_the_same_results(kernel, kwargs):
+    """A workspace limit of 1 byte forces tiles of one output row of one sample; the results
+    must equal the default tiling's up to float32 rounding, not bit for bit: a tile's GEMM
+    has fewer columns (BLAS may pick another kernel for the narrower product), gW is summed
+    tile by tile, and col2im adds the bands of one image one after the other, so a pixel's
+    contributions from neighbouring bands are added in another order. A lost or doubled tile
+    would be off by O(1); the tolerance is a few ulps of the largest value."""
     rng = np.random.default_rng(2)
     x0, w0 = values(rng, (5, 4, 9, 8), np.float32), values(rng, (6, 4 // kwargs.get(
         "groups", 1)) + kernel, np.float32)
@@ -112,8 +117,8 @@ def test_chunked_columns_give_identical_results(kernel, kwargs):
             results.append([t.data.copy() for t in (y, x.grad, w.grad, b.grad)])
         finally:
             sn.set_workspace_limit(None)
-    for whole, chunked in zip(*results):
-        np.testing.assert_array_equal(whole, chunked)
+    for whole, tiled in zip(*results):
+        np.testing.assert_allclose(tiled, whole, rtol=1e-5, atol=1e-6 * np.abs(whole).max())
 
 
 def test_conv2d_by_hand():

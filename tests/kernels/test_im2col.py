@@ -90,3 +90,28 @@ def test_im2col_float32_keeps_dtype_and_writes_into_out():
     col = im2col(x, (2, 2), out=out)
     assert col is out and col.dtype == np.float32
     np.testing.assert_array_equal(col, im2col_reference(x, (2, 2)))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kernel, stride, padding, dilation", [
+    ((3, 3), (1, 1), (1, 1), (1, 1)),      # OW = W at stride 1: each tap is one shifted copy
+    ((3, 5), (1, 1), (2, 4), (2, 2)),      # the same, dilated and non-square
+    ((2, 3), (2, 1), (1, 1), (1, 1)),      # the row-by-row path
+])
+def test_row_tiles_match_the_whole_columns(device, kernel, stride, padding, dilation):
+    """conv2d's tiles: im2col of rows [r0, r1) is that slice of the whole columns, and col2im
+    accumulating the tiles one after the other gives the whole col2im."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 6))
+    whole = im2col_reference(x, kernel, stride, padding, dilation)
+    gcol = rng.standard_normal(whole.shape)
+    OH = whole.shape[4]
+    gx = _to(device, np.full(x.shape, np.nan))
+    for first, last in [(0, 1), (1, 4), (4, OH)]:
+        tile = _to(device, np.full(whole.shape[:4] + (last - first,) + whole.shape[5:], np.nan))
+        im2col(_to(device, x), kernel, stride, padding, dilation, out=tile, first_row=first)
+        np.testing.assert_array_equal(_back(tile), whole[:, :, :, :, first:last])
+        col2im(_to(device, np.ascontiguousarray(gcol[:, :, :, :, first:last])), x.shape,
+               stride, padding, dilation, out=gx, first_row=first, accumulate=first > 0)
+    expected = col2im_reference(gcol, x.shape, stride, padding, dilation)
+    np.testing.assert_allclose(_back(gx), expected, rtol=1e-12, atol=1e-12)

@@ -33,11 +33,29 @@ def test_bad_environment_value_raises(monkeypatch):
         workspace.get_workspace_limit()
 
 
-def test_chunks_cover_the_batch_under_the_limit():
+def test_tiles_cover_samples_and_rows_under_the_limit():
     sn.set_workspace_limit(1000)
-    assert workspace.chunks(10, 300) == [slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 10)]
-    assert workspace.chunks(4, 5000) == [slice(i, i + 1) for i in range(4)]   # at least one
-    assert workspace.chunks(4, 10) == [slice(0, 4)]
+    samples, rows = workspace.tiles(4, 10, 300, np)           # 3 rows of 300 bytes fit
+    assert samples == [slice(i, i + 1) for i in range(4)]
+    assert rows == [slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 10)]
+    samples, rows = workspace.tiles(4, 10, 5000, np)          # at least one row
+    assert rows == [slice(i, i + 1) for i in range(10)]
+    # whole samples fit (5 of 200 bytes), but 2 workers each get a chunk
+    assert workspace.tiles(10, 2, 100, np, workers=2) == ([slice(0, 5), slice(5, 10)],
+                                                          [slice(0, 2)])
+    sn.set_workspace_limit(None)
+    rows = workspace.tiles(1, 224, 64 * 9 * 224 * 4, np)[1]   # VGG's conv1_2: 516 KB a row
+    assert len(rows) > 1 and (rows[0].stop - rows[0].start) * 64 * 9 * 224 * 4 <= \
+        workspace.TILE_BYTES
+
+
+def test_parallel_for_visits_every_item_once_with_a_fixed_split():
+    seen = []
+    workspace.parallel_for(list(range(7)), lambda item, worker: seen.append((item, worker)),
+                           np)
+    assert sorted(item for item, _ in seen) == list(range(7))
+    count = workspace.workers(np)
+    assert all(worker == item % count for item, worker in seen)
 
 
 def test_buffer_is_reused_and_has_the_asked_shape():
