@@ -80,7 +80,11 @@ class Conv2dFunction(Function):
         def work(s, worker):
             for rows in bands:
                 out = y_g[s, :, :, rows.start * OW:rows.stop * OW]     # (n, G, O/G, T)
-                xp.matmul(w, self._columns(x, s, rows, kernel, worker), out=out)
+                col = self._columns(x, s, rows, kernel, worker)        # (n, G, K, T)
+                if _merge(col):
+                    out[...] = _split_samples(xp.matmul(w, _merge_samples(col)), len(out))
+                else:
+                    xp.matmul(w, col, out=out)
                 if b is not None:
                     out += b                                           # while still in cache
         workspace.parallel_for(samples, work, xp)
@@ -109,16 +113,29 @@ class Conv2dFunction(Function):
                 cols = slice(rows.start * OW, rows.stop * OW)
                 col = self._columns(x, s, rows, (KH, KW), worker)  # (n, G, K, T)
                 gy_t = gy_g[s, :, :, cols]                         # (n, G, O/G, T)
-                if need_w:
+                merge = _merge(col)
+                if merge:
+                    col_m, gy_m = _merge_samples(col), _merge_samples(gy_t)
+                if need_w and merge:
+                    # (G, O/G, n·T) @ (G, n·T, K): one product sums over the tile's samples
+                    gw[worker] += xp.matmul(gy_m, col_m.transpose(0, 2, 1))
+                elif need_w:
                     # (n, G, O/G, T) @ (n, G, T, K): colᵀ is a view that BLAS reads as is
                     part = workspace.buffer(f"gw{worker}", (n,) + gw[worker].shape, x.dtype, xp)
                     for per_sample in xp.matmul(gy_t, col.transpose(0, 1, 3, 2), out=part):
                         gw[worker] += per_sample
                 if need_x and pointwise:                           # gx[n] is gcol itself
-                    xp.matmul(w_t, gy_t, out=gx.reshape(N, G, C // G, H * W)[s, :, :, cols])
+                    gx_t = gx.reshape(N, G, C // G, H * W)[s, :, :, cols]
+                    if merge:
+                        gx_t[...] = _split_samples(xp.matmul(w_t, gy_m), n)
+                    else:
+                        xp.matmul(w_t, gy_t, out=gx_t)
                 elif need_x:
                     gcol = workspace.buffer(f"gcol{worker}", col.shape, x.dtype, xp)
-                    xp.matmul(w_t, gy_t, out=gcol)                 # (G, K, O/G) @ (n, G, O/G, T)
+                    if merge:                                      # (G, K, O/G) @ (G, O/G, n·T)
+                        gcol[...] = _split_samples(xp.matmul(w_t, gy_m), n)
+                    else:
+                        xp.matmul(w_t, gy_t, out=gcol)             # (G, K, O/G) @ (n, G, O/G, T)
                     col2im(gcol.reshape((n, C, KH, KW, rows.stop - rows.start, OW)), (n, C, H, W),
                            self.stride, self.padding, self.dilation, out=gx[s],
                            first_row=rows.start, accumulate=rows.start > 0)
@@ -129,6 +146,29 @@ class Conv2dFunction(Function):
         gw = sum(gw[1:], gw[0]).reshape(weight.shape) if need_w else None
         gb = sum(gb[1:], gb[0]).reshape(O) if need_b else None
         return gx, gw, gb
+
+
+# Below this many output positions per tile, the per-sample products are thin (a matrix-vector
+# product for ResNet's 1×1 maps at 32×32 input, where each sample's weight gradient is a whole
+# (O, K) outer product to add up): the tile's samples are then laid side by side, so that one
+# GEMM covers them all, at the price of copying the columns and gy into that layout.
+MERGE_BELOW = 64
+
+
+def _merge(col):
+    return col.shape[0] > 1 and col.shape[-1] < MERGE_BELOW
+
+
+def _merge_samples(a):
+    """(n, G, R, T) -> (G, R, n·T): the tile's samples side by side (a copy)."""
+    n, G, R, T = a.shape
+    return a.transpose(1, 2, 0, 3).reshape(G, R, n * T)
+
+
+def _split_samples(a, n):
+    """(G, R, n·T) -> (n, G, R, T), a view: the inverse of ``_merge_samples``."""
+    G, R, nT = a.shape
+    return a.reshape(G, R, n, nT // n).transpose(2, 0, 1, 3)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -151,23 +151,24 @@ def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW):
                 # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
                 # outside that range the tap sees padding (zeros)
                 lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                if SH == 1 and SW == 1 and OW == W:
+                if SH == 1 and SW == 1 and OW == W and R * OW >= SHIFTED_TAP_MIN:
                     _shifted_tap(img.reshape(H * W), col[n, c, kh, kw].reshape(R * OW),
                                  (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
                     continue
+                # element by element, no array slices: on small maps (ResNet's 4×4 .. 1×1
+                # at 32×32 input) creating slices would cost more than copying
                 for r in range(R):             # col row r is output row oh0 + r
-                    row = col[n, c, kh, kw, r]
                     ih = (oh0 + r) * SH + kh * DH - PH
-                    if ih < 0 or ih >= H:
-                        row[:] = 0
-                        continue
-                    row[:lo] = 0
-                    if SW == 1:                # a contiguous run: copied as a block
-                        row[lo:hi] = img[ih, lo + kw * DW - PW:hi + kw * DW - PW]
-                    else:
-                        for ow in range(lo, hi):
-                            row[ow] = img[ih, ow * SW + kw * DW - PW]
-                    row[hi:] = 0
+                    inside = 0 <= ih < H
+                    for ow in range(OW):
+                        if inside and lo <= ow < hi:
+                            col[n, c, kh, kw, r, ow] = img[ih, ow * SW + kw * DW - PW]
+                        else:
+                            col[n, c, kh, kw, r, ow] = 0
+
+
+# A tap of at least this many entries is copied as one shifted run (below: element by element)
+SHIFTED_TAP_MIN = 256
 
 
 @numba.njit(cache=True, nogil=True)
@@ -204,10 +205,8 @@ def _col2im_numba(col, img, oh0, accumulate, SH, SW, PH, PW, DH, DW):
                     ih = (oh0 + r) * SH + kh * DH - PH
                     if ih < 0 or ih >= H:
                         continue
-                    row = col[n, c, kh, kw, r, lo:hi]
-                    dst = out[ih, lo * SW + kw * DW - PW:]     # column iw of ow = lo onwards
-                    for j in range(hi - lo):
-                        dst[j * SW] += row[j]
+                    for ow in range(lo, hi):    # element by element, as in _im2col_numba
+                        out[ih, ow * SW + kw * DW - PW] += col[n, c, kh, kw, r, ow]
 
 
 # R is the number of output rows the col array (or tile) holds, OH0 the first of them.
