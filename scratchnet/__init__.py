@@ -17,10 +17,10 @@ from .gradcheck import GradcheckError, gradcheck
 from .kernels import set_workspace_limit
 from .random import manual_seed
 from .tensor import Tensor
-from . import nn, utils  # noqa: E402  (need Function and Tensor)
-from .summary import LayerRow, Summary, summary  # noqa: E402  (needs nn)
-from . import viz  # noqa: E402  (needs nn)
-from . import optim  # noqa: E402
-from . import models  # noqa: E402  (needs nn)
+
+# packages built on the core (each imports the names above)
+from . import nn, optim, utils  # noqa: E402
+from . import models, viz  # noqa: E402
+from .summary import LayerRow, Summary, summary  # noqa: E402
 
 __version__ = "0.1.0"

@@ -97,16 +97,24 @@ def lrn_backward_reference(x, scale, gy, size, alpha, beta, k):
 # Numba twins: one parallel iteration per (sample, channel) plane; the innermost loop runs over
 # the contiguous L positions, so it vectorizes. The window sums live in an array of x's dtype:
 # they accumulate in T, and each adds only ``size`` squares.
+@numba.njit(cache=True)
+def _window_sum_of_squares(x, b, c, size):
+    """s[l] = Σ x[b, j, l]² over the channels j of c's window, zero-padded at the ends
+    (size // 2 channels before c, (size − 1) // 2 after, as torch pads)."""
+    C, L = x.shape[1], x.shape[2]
+    s = np.zeros_like(x[0, 0])
+    for j in range(max(c - size // 2, 0), min(c + (size - 1) // 2, C - 1) + 1):
+        for l in range(L):
+            s[l] += x[b, j, l] * x[b, j, l]
+    return s
+
+
 @numba.njit(cache=True, parallel=True)
 def _forward_numba(x, size, n_t, alpha, beta, k, y, scale):     # n_t: size in x's dtype
     N, C, L = x.shape
     for plane in numba.prange(N * C):
         b, c = plane // C, plane % C
-        lo, hi = max(c - size // 2, 0), min(c + (size - 1) // 2, C - 1)
-        s = np.zeros_like(x[0, 0])
-        for j in range(lo, hi + 1):
-            for l in range(L):
-                s[l] += x[b, j, l] * x[b, j, l]
+        s = _window_sum_of_squares(x, b, c, size)
         for l in range(L):
             sc = (s[l] / n_t * alpha + k) ** -beta
             scale[b, c, l] = sc
@@ -119,11 +127,7 @@ def _backward_numba(x, scale, gy, size, n_t, alpha, k, coef, gx):
     t = np.empty_like(x)
     for plane in numba.prange(N * C):              # t = gy·x·scale/d, recomputing d from x
         b, c = plane // C, plane % C
-        lo, hi = max(c - size // 2, 0), min(c + (size - 1) // 2, C - 1)
-        s = np.zeros_like(x[0, 0])
-        for j in range(lo, hi + 1):
-            for l in range(L):
-                s[l] += x[b, j, l] * x[b, j, l]
+        s = _window_sum_of_squares(x, b, c, size)
         for l in range(L):
             t[b, c, l] = gy[b, c, l] * x[b, c, l] * scale[b, c, l] / (s[l] / n_t * alpha + k)
     for plane in numba.prange(N * C):              # gather t over the mirrored window

@@ -1,4 +1,7 @@
 """Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+import numpy as np
+
+from ..kernels.sgd import can_fuse, sgd_update
 from .optimizer import Optimizer, check_non_negative
 
 
@@ -39,6 +42,15 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         momentum, weight_decay = group["momentum"], group["weight_decay"]
+        if can_fuse(param, grad):  # the same update in one pass (kernels/sgd.py)
+            buf = state.get("momentum_buffer")
+            first = momentum != 0 and buf is None
+            if first:
+                buf = state["momentum_buffer"] = np.empty_like(param)
+            sgd_update(param, grad, param if buf is None else buf, group["lr"], momentum,
+                       group["dampening"], weight_decay, group["nesterov"], group["maximize"],
+                       first)
+            return
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
