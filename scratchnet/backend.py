@@ -68,7 +68,8 @@ def check_device(device):
 
 
 def set_default_device(device):
-    """Device of tensors made by factories (``zeros``, ``randn``, ``tensor``...) when none is given."""
+    """Device of the tensors that factories (``zeros``, ``randn``, ``tensor``...) make when
+    none is given."""
     global _default_device
     device = check_device(device)
     if device == "cuda":

@@ -15,8 +15,8 @@ of the matrices) needs only the columns of that band. So the batch is worked thr
 tiles (kernels/workspace.py: on the CPU the rows of one sample whose columns fit 8 MB, the
 whole sample for most layers), and each tile is built, multiplied and dropped while it is in
 cache: im2col writes it, the GEMM reads it back from cache instead of DRAM, and the whole
-column matrix (GBs for VGG) never exists. The backward recomputes the tile's columns rather than keeping them from the forward,
-forms the tile's share of gW (summed tile after tile) and folds W[g]ᵀ · gy of the tile back
+column matrix (GBs for VGG) never exists. The backward recomputes the tile's columns rather
+than keeping them from the forward, forms the tile's share of gW (summed tile after tile) and folds W[g]ᵀ · gy of the tile back
 onto gx[n] (col2im adds, since neighbouring bands share input rows). On the CPU, samples are
 shared out among threads that each run their own im2col and single-threaded GEMMs (one
 thread per core, no BLAS or Numba thread pool waking up per call); each thread sums its own

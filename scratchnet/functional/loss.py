@@ -32,7 +32,7 @@ def _target_weights(op, input, target, weight, ignore_index, reduction, label_sm
     t_safe = xp.where(valid, t, 0)
     onehot = xp.zeros(x.shape, x.dtype)
     xp.put_along_axis(onehot, t_safe[:, None], 1, axis=1)
-    w_y = w[t_safe] * valid                                     # weight of each target, 0 if ignored
+    w_y = w[t_safe] * valid                                     # target weights, 0 if ignored
     q = (1 - eps) * onehot * w_y[:, None]
     if eps:
         q = q + (eps / C) * w_c * valid[:, None]
