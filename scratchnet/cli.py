@@ -12,6 +12,7 @@ A new subcommand (``train``, ``eval``) is one more such pair and one more entry 
 traceback; anything else is a bug and keeps its traceback.
 """
 import argparse
+import os
 import ast
 import sys
 
@@ -87,6 +88,9 @@ def main(argv=None):
     except (CommandError, ValueError) as err:
         print(f"scratchnet {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `scratchnet models | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _build(name, kwargs):

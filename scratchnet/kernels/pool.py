@@ -9,6 +9,9 @@ skipping those in the padding (torch pads max pooling with −inf, so padding ne
 The winner is the first maximum in row-major window order; a NaN wins over any number (torch's
 ``val > max || isnan(val)``). Its position is stored as a flat index ih·W + iw into the (H, W)
 plane, which is also what ``max_pool2d(..., return_indices=True)`` returns, as in torch.
+With dilation a window can fall entirely in the padding (W = 1, padding 1, two taps 2 apart):
+its output is −inf, as in torch, and its index −1, so no input receives its gradient (torch
+stores an index past the window there and sends the gradient to an unrelated pixel).
 
 Backward: gx[n, c].flat[idx[n, c, oh, ow]] += gy[n, c, oh, ow]. Overlapping windows (3×3
 stride 2) can pick the same pixel, so contributions accumulate. Average pooling needs no
@@ -70,15 +73,18 @@ def max_pool_forward_reference(x, kernel_size, stride, padding, dilation, out_si
     kh, kw = np.divmod(k, KW)
     ih = np.arange(OH)[:, None] * SH - PH + kh * DH                      # (N, C, OH, OW)
     iw = np.arange(OW)[None, :] * SW - PW + kw * DW
-    return y, (ih * W + iw).astype(np.int64)
+    inside = (0 <= ih) & (ih < H) & (0 <= iw) & (iw < W)   # False: the window is all padding
+    return y, np.where(inside, ih * W + iw, -1).astype(np.int64)
 
 
 def max_pool_backward_reference(gy, idx, x_shape):
     """Pure NumPy: scatter-add every output gradient onto its winner (``np.add.at``)."""
     N, C, H, W = x_shape
     gx = np.zeros((N * C, H * W), gy.dtype)
-    planes = np.arange(N * C)[:, None]
-    np.add.at(gx, (planes, idx.reshape(N * C, -1)), gy.reshape(N * C, -1))
+    planes = np.broadcast_to(np.arange(N * C)[:, None], (N * C, idx[0, 0].size))
+    idx, gy = idx.reshape(N * C, -1), gy.reshape(N * C, -1)
+    won = idx >= 0                                # −1: a window entirely in the padding
+    np.add.at(gx, (planes[won], idx[won]), gy[won])
     return gx.reshape(x_shape)
 
 
@@ -93,7 +99,7 @@ def _max_pool_numba(x, y, idx, KH, KW, SH, SW, PH, PW, DH, DW):
             h0 = oh * SH - PH
             for ow in range(OW):
                 w0 = ow * SW - PW
-                best = img[0, 0]
+                best = -np.inf
                 arg = -1                       # -1 until the first in-bounds tap
                 for kh in range(KH):
                     ih = h0 + kh * DH
@@ -121,7 +127,8 @@ def _max_pool_backward_numba(gy, idx, gx):
         out[:] = 0
         for oh in range(OH):
             for ow in range(OW):
-                out[idx[n, c, oh, ow]] += gy[n, c, oh, ow]
+                if idx[n, c, oh, ow] >= 0:     # −1: a window entirely in the padding
+                    out[idx[n, c, oh, ow]] += gy[n, c, oh, ow]
 
 
 _PARAMS = ("int32 H, int32 W, int32 KH, int32 KW, int32 SH, int32 SW, int32 PH, int32 PW, "
@@ -133,7 +140,7 @@ _FORWARD_SRC = r"""
     const int oh = (i / OW) % OH;
     const long long nc = i / ((long long)OW * OH);
     const T* img = &x[nc * H * W];
-    T best = 0;
+    T best = -INFINITY;
     long long arg = -1;
     for (int kh = 0; kh < KH; ++kh) {
         const int ih = oh * SH - PH + kh * DH;
