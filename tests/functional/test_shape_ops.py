@@ -106,17 +106,19 @@ def test_tensor_methods_take_varargs_as_torch():
 def basic_indices(draw, shape):
     """A basic index for ``shape``: per leading dim an int, a slice with a positive step (torch
     has no negative steps) or ``None``; sometimes an Ellipsis in the middle."""
-    index = []
-    for n in shape[:draw(st.integers(0, len(shape)))]:
-        kind = draw(st.sampled_from(["int", "slice", "none"]))
+    index, dim = [], 0                  # dim: the next dim of x an int or slice applies to
+    for _ in range(draw(st.integers(0, len(shape) + 1))):
+        kind = draw(st.sampled_from(["int", "slice", "none"] if dim < len(shape) else ["none"]))
+        if kind == "none":              # a new axis: it uses up no dim of x
+            index.append(None)
+            continue
+        n, dim = shape[dim], dim + 1
         if kind == "int":
             index.append(draw(st.integers(-n, n - 1)))
-        elif kind == "slice":
+        else:
             start, stop = draw(st.one_of(st.none(), st.integers(-n, n))), draw(
                 st.one_of(st.none(), st.integers(-n - 1, n + 1)))
             index.append(slice(start, stop, draw(st.integers(1, 3))))
-        else:
-            index.append(None)
     if draw(st.booleans()):
         index.append(Ellipsis)
     return tuple(index)
