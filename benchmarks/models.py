@@ -7,8 +7,9 @@ training mode (batch norm on batch statistics, dropout active), float32:
     ResNet-18    batch 16,  3x224x224      AlexNet     batch 16,  3x224x224
     VGG-11       batch 4,   3x224x224      ResNet-50   batch 8,   3x224x224
 
-torchvision is not installable beside this torch, so the torch networks are written below
-with torch.nn, with torchvision's attribute names. In the timing process (both frameworks
+torchvision is not installable beside this torch, so the torch networks are torch.nn
+twins with torchvision's attribute names (the tests' tests/models/torch_reference.py, plus
+AlexNet and VGG-11 below). In the timing process (both frameworks
 loaded) the torch model loads the scratchnet model's weights with ``strict=True``: the two
 state_dicts agree key for key and shape for shape, so both run the same architecture.
 GFLOP/s counts a step as 3 forward passes (2 FLOPs per MAC; backward costs about twice the
@@ -27,92 +28,22 @@ _built = {}  # case name -> the scratchnet model, so the torch twin can copy its
 
 
 def _torch_nets():
-    """torch.nn versions of the benchmarked zoo models, keyed by scratchnet's names."""
-    from collections import OrderedDict
+    """torch.nn versions of the benchmarked zoo models, keyed by scratchnet's names: LeNet-5
+    and the ResNets are the tests' reference twins (tests/models/torch_reference.py), AlexNet
+    and VGG-11 torchvision's layouts, written here."""
+    import os
 
     from torch import nn
 
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                    "tests", "models"))
+    import torch_reference
+
     class FeaturesClassifier(nn.Module):
-        """classifier(flatten(avgpool(features(x)))), the shape of LeNet, AlexNet and VGG."""
+        """classifier(flatten(avgpool(features(x)))), the shape of AlexNet and VGG."""
 
         def forward(self, x):
             return self.classifier(self.avgpool(self.features(x)).flatten(1))
-
-    class LeNet5(FeaturesClassifier):
-        def __init__(self, num_classes=10):
-            super().__init__()
-            self.features = nn.Sequential(OrderedDict([
-                ("c1", nn.Conv2d(1, 6, 5)), ("act1", nn.ReLU()), ("s2", nn.MaxPool2d(2, 2)),
-                ("c3", nn.Conv2d(6, 16, 5)), ("act3", nn.ReLU()), ("s4", nn.MaxPool2d(2, 2))]))
-            self.avgpool = nn.Identity()
-            self.classifier = nn.Sequential(OrderedDict([
-                ("c5", nn.Linear(400, 120)), ("act5", nn.ReLU()), ("f6", nn.Linear(120, 84)),
-                ("act6", nn.ReLU()), ("output", nn.Linear(84, num_classes))]))
-
-    class BasicBlock(nn.Module):
-        expansion = 1
-
-        def __init__(self, inplanes, planes, stride, downsample):
-            super().__init__()
-            self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.downsample = downsample
-
-        def forward(self, x):
-            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class Bottleneck(nn.Module):
-        expansion = 4
-
-        def __init__(self, inplanes, planes, stride, downsample):
-            super().__init__()
-            self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)  # v1.5 stride
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(planes * 4)
-            self.relu = nn.ReLU(inplace=True)
-            self.downsample = downsample
-
-        def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn3(self.conv3(self.relu(self.bn2(self.conv2(out)))))
-            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class ResNet(nn.Module):
-        def __init__(self, block, layers, num_classes=1000):
-            super().__init__()
-            self.inplanes = 64
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.relu = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool2d(3, 2, 1)
-            self.layer1, self.layer2, self.layer3, self.layer4 = (
-                self._make_layer(block, planes, blocks, stride) for planes, blocks, stride in
-                zip((64, 128, 256, 512), layers, (1, 2, 2, 2)))
-            self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(512 * block.expansion, num_classes)
-
-        def _make_layer(self, block, planes, blocks, stride):
-            downsample = None
-            if stride != 1 or self.inplanes != planes * block.expansion:
-                downsample = nn.Sequential(
-                    nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
-                    nn.BatchNorm2d(planes * block.expansion))
-            layers = [block(self.inplanes, planes, stride, downsample)]
-            self.inplanes = planes * block.expansion
-            layers += [block(self.inplanes, planes, 1, None) for _ in range(1, blocks)]
-            return nn.Sequential(*layers)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(self.avgpool(x).flatten(1))
 
     class AlexNet(FeaturesClassifier):
         def __init__(self, num_classes=1000):
@@ -146,10 +77,11 @@ def _torch_nets():
                 nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(0.5),
                 nn.Linear(4096, num_classes))
 
+    ref = torch_reference
     return {
-        "lenet5": LeNet5,
-        "resnet18": lambda num_classes: ResNet(BasicBlock, [2, 2, 2, 2], num_classes),
-        "resnet50": lambda num_classes: ResNet(Bottleneck, [3, 4, 6, 3], num_classes),
+        "lenet5": lambda num_classes: ref.lenet5(),      # 10 classes, as benchmarked
+        "resnet18": lambda num_classes: ref.ResNet(ref.BasicBlock, [2, 2, 2, 2], num_classes),
+        "resnet50": lambda num_classes: ref.ResNet(ref.Bottleneck, [3, 4, 6, 3], num_classes),
         "alexnet": AlexNet,
         "vgg11": VGG11,
     }
