@@ -83,6 +83,9 @@ def resolve_config(model, args, saved=None):
     for key in ("epochs", "batch_size"):
         if config[key] < 1:
             raise TrainError(f"--{key.replace('_', '-')} must be at least 1, got {config[key]}")
+    if saved is None and getattr(args, "warmup_epochs", None) is None:
+        # the recipe's warm-up gives way to a short run (--epochs 1) rather than refuse it
+        config["warmup_epochs"] = min(config["warmup_epochs"], config["epochs"] - 1)
     if not 0 <= config["warmup_epochs"] < config["epochs"]:
         raise TrainError(f"--warmup-epochs must be in [0, epochs) = [0, {config['epochs']}), "
                          f"got {config['warmup_epochs']}")

@@ -14,7 +14,8 @@ from scratchnet import io, nn
 from scratchnet.data import pipeline
 from scratchnet.models import default_input_size, get_model
 from scratchnet.cli import build_parser, main
-from scratchnet.train import DEFAULT_RECIPE, Interrupted, Trainer, prepare
+from scratchnet.train import (DEFAULT_RECIPE, Interrupted, TrainError, Trainer, prepare,
+                              resolve_config)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ["--dataset", "synthetic", "--no-progress", "--batch-size", "128"]
@@ -213,3 +214,14 @@ def test_checkpoint_of_another_model_or_truncated(tmp_path, capsys):
     io.save({"w": np.zeros(3)}, plain)
     err = _error(capsys, ["train", "lenet5", "--resume", str(plain)])
     assert "is not a checkpoint written by `scratchnet train`" in err
+
+
+def test_recipe_warmup_gives_way_to_a_one_epoch_run():
+    """resnet20's recipe warms up for 1 epoch: `--epochs 1` alone drops the warm-up, while an
+    explicit `--warmup-epochs 1` with it is refused."""
+    args = build_parser().parse_args(["train", "resnet20", "--epochs", "1"])
+    assert resolve_config("resnet20", args)["warmup_epochs"] == 0
+    args = build_parser().parse_args(["train", "resnet20", "--epochs", "1",
+                                      "--warmup-epochs", "1"])
+    with pytest.raises(TrainError, match=r"--warmup-epochs must be in \[0, epochs\)"):
+        resolve_config("resnet20", args)
