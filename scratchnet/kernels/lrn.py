@@ -149,24 +149,22 @@ _INDEX = """
     const ptrdiff_t plane0 = i - (ptrdiff_t)c * L;   // element (b, 0, l)
 """
 
-_FORWARD_SRC = _INDEX + """
+# s = Σ x² over the channel window of c (torch's zero padding), accumulated in T
+_WINDOW_SUM = _INDEX + """
     const int lo = max(c - n / 2, 0), hi = min(c + (n - 1) / 2, C - 1);
     T s = 0;
     for (int j = lo; j <= hi; ++j) {
         const T v = x[plane0 + (ptrdiff_t)j * L];
         s += v * v;
     }
+"""
+
+_FORWARD_SRC = _WINDOW_SUM + """
     scale = pow(s / (T)n * alpha + k, -beta);
     y = x[i] * scale;
 """
 
-_T_SRC = _INDEX + """
-    const int lo = max(c - n / 2, 0), hi = min(c + (n - 1) / 2, C - 1);
-    T s = 0;
-    for (int j = lo; j <= hi; ++j) {
-        const T v = x[plane0 + (ptrdiff_t)j * L];
-        s += v * v;
-    }
+_T_SRC = _WINDOW_SUM + """
     t = gy * x[i] * scale / (s / (T)n * alpha + k);
 """
 

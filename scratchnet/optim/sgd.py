@@ -47,6 +47,7 @@ class SGD(Optimizer):
             first = momentum != 0 and buf is None
             if first:
                 buf = state["momentum_buffer"] = np.empty_like(param)
+            # without momentum there is no buffer; the kernel never reads the stand-in
             sgd_update(param, grad, param if buf is None else buf, group["lr"], momentum,
                        group["dampening"], weight_decay, group["nesterov"], group["maximize"],
                        first)

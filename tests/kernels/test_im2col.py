@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scratchnet.backend import to_device, to_numpy
 from scratchnet.kernels import col2im, col2im_reference, im2col, im2col_reference
 from scratchnet.kernels._shapes import conv_output_size
 from tests.strategies import seeds
@@ -30,16 +31,6 @@ def im2col_cases(draw):
     return shape, kernel, stride, padding, dilation, out
 
 
-def _to(xp_name, a):
-    if xp_name == "cuda":
-        import cupy
-        return cupy.asarray(a)
-    return a
-
-
-def _back(a):
-    return a.get() if hasattr(a, "get") else a
-
 
 @pytest.mark.parametrize("device", DEVICES)
 @given(case=im2col_cases(), seed=seeds)
@@ -47,7 +38,7 @@ def test_im2col_matches_reference(device, case, seed):
     shape, kernel, stride, padding, dilation, out = case
     x = np.random.default_rng(seed).standard_normal(shape)
     expected = im2col_reference(x, kernel, stride, padding, dilation, out)
-    got = _back(im2col(_to(device, x), kernel, stride, padding, dilation, out))
+    got = to_numpy(im2col(to_device(x, device), kernel, stride, padding, dilation, out))
     np.testing.assert_array_equal(got, expected)
 
 
@@ -59,7 +50,7 @@ def test_col2im_matches_reference_and_is_the_adjoint(device, case, seed):
     x = rng.standard_normal(shape)
     col = rng.standard_normal(shape[:2] + kernel + out)
     expected = col2im_reference(col, shape, stride, padding, dilation)
-    got = _back(col2im(_to(device, col), shape, stride, padding, dilation))
+    got = to_numpy(col2im(to_device(col, device), shape, stride, padding, dilation))
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     # <im2col(x), col> = <x, col2im(col)>: col2im sums exactly what im2col copied
     lhs = np.vdot(im2col_reference(x, kernel, stride, padding, dilation, out), col)
@@ -106,12 +97,13 @@ def test_row_tiles_match_the_whole_columns(device, kernel, stride, padding, dila
     whole = im2col_reference(x, kernel, stride, padding, dilation)
     gcol = rng.standard_normal(whole.shape)
     OH = whole.shape[4]
-    gx = _to(device, np.full(x.shape, np.nan))
+    gx = to_device(np.full(x.shape, np.nan), device)
     for first, last in [(0, 1), (1, 4), (4, OH)]:
-        tile = _to(device, np.full(whole.shape[:4] + (last - first,) + whole.shape[5:], np.nan))
-        im2col(_to(device, x), kernel, stride, padding, dilation, out=tile, first_row=first)
-        np.testing.assert_array_equal(_back(tile), whole[:, :, :, :, first:last])
-        col2im(_to(device, np.ascontiguousarray(gcol[:, :, :, :, first:last])), x.shape,
+        tile_shape = whole.shape[:4] + (last - first,) + whole.shape[5:]
+        tile = to_device(np.full(tile_shape, np.nan), device)
+        im2col(to_device(x, device), kernel, stride, padding, dilation, out=tile, first_row=first)
+        np.testing.assert_array_equal(to_numpy(tile), whole[:, :, :, :, first:last])
+        col2im(to_device(np.ascontiguousarray(gcol[:, :, :, :, first:last]), device), x.shape,
                stride, padding, dilation, out=gx, first_row=first, accumulate=first > 0)
     expected = col2im_reference(gcol, x.shape, stride, padding, dilation)
-    np.testing.assert_allclose(_back(gx), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(gx), expected, rtol=1e-12, atol=1e-12)

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scratchnet.backend import to_device, to_numpy
 from scratchnet.kernels import (max_pool_backward, max_pool_backward_reference,
                                 max_pool_forward, max_pool_forward_reference)
 from scratchnet.kernels._shapes import pool_output_size
@@ -29,16 +30,6 @@ def pool_cases(draw):
     return shape, kernel, stride, padding, dilation, out
 
 
-def _to(device, a):
-    if device == "cuda":
-        import cupy
-        return cupy.asarray(a)
-    return a
-
-
-def _back(a):
-    return a.get() if hasattr(a, "get") else a
-
 
 @pytest.mark.parametrize("device", DEVICES)
 @given(case=pool_cases(), seed=seeds, ties=st.booleans())
@@ -48,14 +39,14 @@ def test_max_pool_matches_reference(device, case, seed, ties):
     # with ties, values repeat, so the first-maximum rule decides the winner
     x = rng.integers(-2, 2, shape).astype(float) if ties else distinct_values(rng, shape)
     y_ref, idx_ref = max_pool_forward_reference(x, kernel, stride, padding, dilation, out)
-    y, idx = max_pool_forward(_to(device, x), kernel, stride, padding, dilation, out)
-    np.testing.assert_array_equal(_back(y), y_ref)
-    np.testing.assert_array_equal(_back(idx), idx_ref)
+    y, idx = max_pool_forward(to_device(x, device), kernel, stride, padding, dilation, out)
+    np.testing.assert_array_equal(to_numpy(y), y_ref)
+    np.testing.assert_array_equal(to_numpy(idx), idx_ref)
 
     gy = rng.standard_normal(y_ref.shape)
     expected = max_pool_backward_reference(gy, idx_ref, shape)
-    got = max_pool_backward(_to(device, gy), idx, shape, kernel, stride, padding, dilation)
-    np.testing.assert_allclose(_back(got), expected, rtol=1e-12, atol=1e-12)
+    got = max_pool_backward(to_device(gy, device), idx, shape, kernel, stride, padding, dilation)
+    np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_max_pool_pads_with_minus_infinity():
