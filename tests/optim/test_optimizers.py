@@ -1,8 +1,6 @@
 """Optimizers against torch.optim: trajectories, parameter groups, state_dict, zero_grad, errors.
 
-torch's CPU kernels fuse multiply-adds (``add(alpha=)``, ``lerp``), NumPy rounds the product
-first, so single elements differ in the last bit after one step; trajectories are compared
-with tolerances a few ulps wide, not bit for bit.
+The side-by-side runner and its tolerances are in parity.py.
 """
 import copy
 import warnings
@@ -12,13 +10,17 @@ import pytest
 
 import scratchnet as sn
 from scratchnet import optim
+from tests.optim.parity import (
+    NONE,
+    STEPS,
+    TOL,
+    Problem,
+    assert_params_close,
+    assert_state_dict_matches,
+    run_both,
+)
 
 torch = pytest.importorskip("torch")
-
-SHAPES = [(4, 3), (5,), (2, 3, 2), (3,)]
-ZERO, NONE = 2, 3  # parameter 2 always gets a zero gradient, parameter 3 never gets one
-STEPS = 10
-TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
 
 CASES = [
     ("SGD", dict(lr=0.1)),
@@ -38,88 +40,21 @@ CASES = [
 ]
 
 
-class Problem:
-    """Parameters of SHAPES and, at step k, the gradient g = c ⊙ θ + n_k of a quadratic plus
-    fixed noise, computed in NumPy from each framework's own current θ: an update that goes
-    wrong also changes every later gradient."""
-
-    def __init__(self, dtype, steps=STEPS, seed=0):
-        rng = np.random.default_rng(seed)
-        self.init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-        self.scale = [rng.uniform(0.5, 1.5, s).astype(dtype) for s in SHAPES]
-        self.noise = [[rng.standard_normal(s).astype(dtype) for s in SHAPES]
-                      for _ in range(steps)]
-
-    def params(self, lib, device="cpu"):
-        if lib is torch:
-            return [torch.tensor(a, requires_grad=True) for a in self.init]
-        return [sn.tensor(a, requires_grad=True, device=device) for a in self.init]
-
-    def set_grads(self, params, k):
-        for i, p in enumerate(params):
-            if i == NONE:
-                continue
-            theta = p.detach().numpy()
-            g = np.zeros_like(theta) if i == ZERO else self.scale[i] * theta + self.noise[k][i]
-            p.grad = torch.tensor(g) if isinstance(p, torch.Tensor) else sn.tensor(g,
-                                                                                  device=p.device)
-
-
-def _groups(params, groups):
-    """``groups``: None for one group of all params, else [(indices, options), ...]."""
-    if groups is None:
-        return params
-    return [{"params": [params[i] for i in idx], **opts} for idx, opts in groups]
-
-
-def _assert_params_close(ours, theirs, tol, msg=""):
-    for i, (p, q) in enumerate(zip(ours, theirs)):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **tol,
-                                   err_msg=f"parameter {i} {msg}")
-
-
-def _assert_state_dict_matches(ours, theirs, tol):
-    """Same indices, buffer names and values as torch; every option we keep equals torch's."""
-    assert set(ours["state"]) == set(theirs["state"])
-    for index, buffers in theirs["state"].items():
-        assert set(ours["state"][index]) == set(buffers), f"buffers of parameter {index}"
-        for key, value in buffers.items():
-            np.testing.assert_allclose(sn.backend.to_numpy(ours["state"][index][key]),
-                                       value.numpy(), **tol, err_msg=f"{key} of {index}")
-    assert len(ours["param_groups"]) == len(theirs["param_groups"])
-    for mine, ref in zip(ours["param_groups"], theirs["param_groups"]):
-        assert {k: ref[k] for k in mine} == mine
-
-
-def _run_both(name, kwargs, dtype, groups=None, device="cpu", steps=STEPS):
-    problem = Problem(dtype, steps)
-    ours, theirs = problem.params(sn, device), problem.params(torch)
-    opt = getattr(optim, name)(_groups(ours, groups), **kwargs)
-    ref = getattr(torch.optim, name)(_groups(theirs, groups), **kwargs)
-    for k in range(steps):
-        problem.set_grads(ours, k)
-        problem.set_grads(theirs, k)
-        opt.step()
-        ref.step()
-        _assert_params_close(ours, theirs, TOL[dtype], f"after step {k + 1}")
-    return opt, ref
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name, kwargs", CASES)
 def test_trajectory_matches_torch(name, kwargs, dtype):
-    opt, ref = _run_both(name, kwargs, dtype)
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[dtype])
+    opt, ref = run_both(name, kwargs, dtype)
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[dtype])
     assert NONE not in opt.state_dict()["state"]  # a parameter never given a grad has no state
 
 
 @pytest.mark.parametrize("name, kwargs", [CASES[4], CASES[9], CASES[11]])
 def test_trajectory_on_device(name, kwargs, device):
-    opt, ref = _run_both(name, kwargs, np.float32, device=device)
+    opt, ref = run_both(name, kwargs, np.float32, device=device)
     for group in opt.param_groups:
         for p in group["params"]:
             assert p.device == device
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float32])
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float32])
 
 
 @pytest.mark.parametrize("name, kwargs", [
@@ -131,10 +66,10 @@ def test_parameter_groups_with_their_own_options(name, kwargs):
     groups = [([0, 2], {"lr": kwargs["lr"] * 3}),
               ([1], {}),  # takes the defaults
               ([3], {"lr": kwargs["lr"] / 2, "weight_decay": 0.2})]
-    opt, ref = _run_both(name, kwargs, np.float64, groups=groups)
+    opt, ref = run_both(name, kwargs, np.float64, groups=groups)
     assert [g["lr"] for g in opt.param_groups] == [kwargs["lr"] * 3, kwargs["lr"],
                                                    kwargs["lr"] / 2]
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
 
 
 def test_add_param_group_mid_training_matches_torch():
@@ -150,8 +85,8 @@ def test_add_param_group_mid_training_matches_torch():
         problem.set_grads(theirs, k)
         opt.step()
         ref.step()
-        _assert_params_close(ours, theirs, TOL[np.float64], f"after step {k + 1}")
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
+        assert_params_close(ours, theirs, TOL[np.float64], f"after step {k + 1}")
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
 
 
 @pytest.mark.parametrize("name, kwargs", [
@@ -191,7 +126,7 @@ def test_state_dict_interchanges_with_torch(name, kwargs):
     """torch's state_dict, as NumPy arrays, loads into scratchnet and ours loads into torch;
     each then continues exactly like the optimizer it came from."""
     dtype = np.float64
-    opt, ref = _run_both(name, kwargs, dtype, steps=4)
+    opt, ref = run_both(name, kwargs, dtype, steps=4)
     ours_sd, torch_sd = opt.state_dict(), ref.state_dict()
     as_numpy = {"state": {i: {k: v.numpy() for k, v in s.items()}
                           for i, s in torch_sd["state"].items()},
@@ -214,7 +149,7 @@ def test_state_dict_interchanges_with_torch(name, kwargs):
             problem.set_grads(b.param_groups[0]["params"], k)
             a.step()
             b.step()
-            _assert_params_close(a.param_groups[0]["params"], b.param_groups[0]["params"],
+            assert_params_close(a.param_groups[0]["params"], b.param_groups[0]["params"],
                                  TOL[dtype], f"after step {k + 1}")
 
 
