@@ -71,11 +71,14 @@ def assert_state_dict_matches(ours, theirs, tol):
         assert {k: ref[k] for k in mine} == mine
 
 
-def run_both(name, kwargs, dtype, groups=None, device="cpu", steps=STEPS):
+def run_both(name, kwargs, dtype, groups=None, device="cpu", steps=STEPS, torch_kwargs=None):
+    """``steps`` steps of optimizer ``name`` in both frameworks, parameters compared after each;
+    torch gets ``torch_kwargs`` when given (a flag it cannot run on the CPU), else ``kwargs``."""
     problem = Problem(dtype, steps)
     ours, theirs = problem.params(sn, device), problem.params(torch)
     opt = getattr(optim, name)(make_groups(ours, groups), **kwargs)
-    ref = getattr(torch.optim, name)(make_groups(theirs, groups), **kwargs)
+    ref = getattr(torch.optim, name)(make_groups(theirs, groups),
+                                     **(kwargs if torch_kwargs is None else torch_kwargs))
     for k in range(steps):
         problem.set_grads(ours, k)
         problem.set_grads(theirs, k)

@@ -48,7 +48,12 @@ def test_trajectory_matches_torch(name, kwargs, dtype):
     assert NONE not in opt.state_dict()["state"]  # a parameter never given a grad has no state
 
 
-@pytest.mark.parametrize("name, kwargs", [CASES[4], CASES[9], CASES[11]])
+@pytest.mark.parametrize("name, kwargs", [
+    CASES[4], CASES[9], CASES[11],
+    ("Adadelta", dict(rho=0.5, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+    ("RMSprop", dict(momentum=0.9, centered=True, maximize=True)),
+])
 def test_trajectory_on_device(name, kwargs, device):
     opt, ref = run_both(name, kwargs, np.float32, device=device)
     for group in opt.param_groups:
@@ -61,6 +66,9 @@ def test_trajectory_on_device(name, kwargs, device):
     ("SGD", dict(lr=0.1, momentum=0.9)),
     ("Adam", dict(lr=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01)),
+    ("Adadelta", dict(lr=0.5)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
 ])
 def test_parameter_groups_with_their_own_options(name, kwargs):
     groups = [([0, 2], {"lr": kwargs["lr"] * 3}),
@@ -93,6 +101,9 @@ def test_add_param_group_mid_training_matches_torch():
     ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
     ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
     ("AdamW", dict(lr=0.01)),
+    ("Adadelta", dict(lr=0.5, rho=0.8)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
 ])
 def test_state_dict_round_trip_continues_the_same_trajectory(name, kwargs):
     problem = Problem(np.float32)
@@ -121,6 +132,9 @@ def test_state_dict_round_trip_continues_the_same_trajectory(name, kwargs):
 @pytest.mark.parametrize("name, kwargs", [
     ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.2)),
     ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
 ])
 def test_state_dict_interchanges_with_torch(name, kwargs):
     """torch's state_dict, as NumPy arrays, loads into scratchnet and ours loads into torch;
@@ -229,6 +243,20 @@ BAD_OPTIONS = [
     ("Adam", dict(weight_decay=-0.1), "weight_decay=-0.1"),
     ("AdamW", dict(betas=(0.9, 1.0)), r"betas\[1\]=1\.0"),
     ("AdamW", dict(lr=-1.0), "lr=-1.0"),
+    ("Adadelta", dict(lr=-1.0), "learning rate: lr=-1.0"),
+    ("Adadelta", dict(rho=1.5), r"rho=1\.5 \(must be in \[0, 1\]\)"),
+    ("Adadelta", dict(eps=-1e-6), "eps=-1e-06"),
+    ("Adadelta", dict(weight_decay=-0.1), "weight_decay=-0.1"),
+    ("Adagrad", dict(lr=-0.1), "lr=-0.1"),
+    ("Adagrad", dict(lr_decay=-0.1), "lr_decay=-0.1"),
+    ("Adagrad", dict(weight_decay=-0.1), "weight_decay=-0.1"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0), "initial_accumulator_value=-1.0"),
+    ("Adagrad", dict(eps=-1e-10), "eps=-1e-10"),
+    ("RMSprop", dict(lr=-0.01), "lr=-0.01"),
+    ("RMSprop", dict(alpha=-0.5), "alpha=-0.5"),
+    ("RMSprop", dict(eps=-1e-8), "eps=-1e-08"),
+    ("RMSprop", dict(momentum=-0.9), "momentum=-0.9"),
+    ("RMSprop", dict(weight_decay=-0.1), "weight_decay=-0.1"),
 ]
 
 
