@@ -7,8 +7,13 @@ import pytest
 
 import scratchnet as sn
 from scratchnet import optim
-from tests.optim.parity import (TOL, Problem, assert_params_close, assert_state_dict_matches,
-                                run_both)
+from tests.optim.parity import (
+    TOL,
+    Problem,
+    assert_params_close,
+    assert_state_dict_matches,
+    run_both,
+)
 
 torch = pytest.importorskip("torch")
 
