@@ -70,11 +70,23 @@ class LRScheduler:
     def _current_lrs(self):
         return [group["lr"] for group in self.optimizer.param_groups]
 
+    # The one attribute of a schedule that is not plain data (a Counter, functions, inner
+    # schedulers), if any: state_dict() stores _pack()'s plain form, load_state_dict() _unpack()s.
+    _packed_attribute = None
+
     def state_dict(self):
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+        packed = self._packed_attribute
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", packed)}
+        if packed is not None:
+            state[packed] = self._pack()
+        return state
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
+        state = dict(state_dict)
+        packed = state.pop(self._packed_attribute, None)
+        self.__dict__.update(state)
+        if self._packed_attribute is not None:
+            self._unpack(packed)
 
 
 class StepLR(LRScheduler):
@@ -114,15 +126,14 @@ class MultiStepLR(LRScheduler):
         return [base * self.gamma ** bisect_right(milestones, self.last_epoch)
                 for base in self.base_lrs]
 
-    def state_dict(self):
-        # Counter keys become strings in JSON; store the milestones as a plain list instead.
-        state = super().state_dict()
-        state["milestones"] = sorted(self.milestones.elements())
-        return state
+    # Counter keys become strings in JSON; store the milestones as a plain list instead.
+    _packed_attribute = "milestones"
 
-    def load_state_dict(self, state_dict):
-        super().load_state_dict(state_dict)
-        self.milestones = Counter(int(m) for m in state_dict["milestones"])
+    def _pack(self):
+        return sorted(self.milestones.elements())
+
+    def _unpack(self, milestones):
+        self.milestones = Counter(int(m) for m in milestones)
 
 
 class ExponentialLR(LRScheduler):
@@ -159,16 +170,13 @@ class LambdaLR(LRScheduler):
         return [base * fn(self.last_epoch)
                 for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
-    def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-                               for fn in self.lr_lambdas]
-        return state
+    _packed_attribute = "lr_lambdas"
 
-    def load_state_dict(self, state_dict):
-        state = dict(state_dict)
-        saved = state.pop("lr_lambdas")
-        self.__dict__.update(state)
+    def _pack(self):
+        return [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                for fn in self.lr_lambdas]
+
+    def _unpack(self, saved):
         for fn, attributes in zip(self.lr_lambdas, saved, strict=True):
             if attributes is not None:
                 fn.__dict__.update(attributes)
@@ -276,17 +284,14 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+    _packed_attribute = "_schedulers"
 
-    def load_state_dict(self, state_dict):
-        state = dict(state_dict)
-        inner = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for scheduler, s in zip(self._schedulers, inner, strict=True):
-            scheduler.load_state_dict(s)
+    def _pack(self):
+        return [scheduler.state_dict() for scheduler in self._schedulers]
+
+    def _unpack(self, saved):
+        for scheduler, state in zip(self._schedulers, saved, strict=True):
+            scheduler.load_state_dict(state)
 
 
 class OneCycleLR(LRScheduler):

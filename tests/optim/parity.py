@@ -24,6 +24,7 @@ class Problem:
     wrong also changes every later gradient."""
 
     def __init__(self, dtype, steps=STEPS, seed=0):
+        self.dtype = dtype
         rng = np.random.default_rng(seed)
         self.init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
         self.scale = [rng.uniform(0.5, 1.5, s).astype(dtype) for s in SHAPES]
@@ -43,6 +44,14 @@ class Problem:
             g = np.zeros_like(theta) if i == ZERO else self.scale[i] * theta + self.noise[k][i]
             p.grad = torch.tensor(g) if isinstance(p, torch.Tensor) else sn.tensor(g,
                                                                                   device=p.device)
+
+    def step_both(self, k, ours, theirs, opt, ref):
+        """Step k in both frameworks: gradients from each one's θ, a step each, θs compared."""
+        self.set_grads(ours, k)
+        self.set_grads(theirs, k)
+        opt.step()
+        ref.step()
+        assert_params_close(ours, theirs, TOL[self.dtype], f"after step {k + 1}")
 
 
 def make_groups(params, groups):
@@ -80,9 +89,5 @@ def run_both(name, kwargs, dtype, groups=None, device="cpu", steps=STEPS, torch_
     ref = getattr(torch.optim, name)(make_groups(theirs, groups),
                                      **(kwargs if torch_kwargs is None else torch_kwargs))
     for k in range(steps):
-        problem.set_grads(ours, k)
-        problem.set_grads(theirs, k)
-        opt.step()
-        ref.step()
-        assert_params_close(ours, theirs, TOL[dtype], f"after step {k + 1}")
+        problem.step_both(k, ours, theirs, opt, ref)
     return opt, ref

@@ -8,9 +8,10 @@ import pytest
 import scratchnet as sn
 from scratchnet import optim
 from tests.optim.parity import (
+    NONE,
     TOL,
+    ZERO,
     Problem,
-    assert_params_close,
     assert_state_dict_matches,
     run_both,
 )
@@ -53,26 +54,23 @@ def test_param_groups_hold_torchs_keys(name):
 
 
 def test_adagrad_state_exists_from_construction_as_in_torch():
-    """Every parameter has ``step`` 0 and ``sum`` = initial_accumulator_value before any step;
-    a group added later starts from the constructor's value, never from its own."""
+    """Every parameter, even NONE (never a grad), has ``step`` 0 and ``sum`` =
+    initial_accumulator_value before any step; a group added later starts from the
+    constructor's value, never from its own."""
     problem = Problem(np.float64)
     ours, theirs = problem.params(sn), problem.params(torch)
-    opt = optim.Adagrad(ours[:3], lr=0.1, initial_accumulator_value=0.5)
-    ref = torch.optim.Adagrad(theirs[:3], lr=0.1, initial_accumulator_value=0.5)
+    first, late = [0, 1, NONE], {"initial_accumulator_value": 2.0, "weight_decay": 0.5}
+    opt = optim.Adagrad([ours[i] for i in first], lr=0.1, initial_accumulator_value=0.5)
+    ref = torch.optim.Adagrad([theirs[i] for i in first], lr=0.1, initial_accumulator_value=0.5)
     assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
     assert sorted(opt.state_dict()["state"]) == [0, 1, 2]
-    opt.add_param_group({"params": ours[3:], "initial_accumulator_value": 2.0})
-    ref.add_param_group({"params": theirs[3:], "initial_accumulator_value": 2.0})
+    # the ZERO parameter's gradient is its weight decay alone: 0.5 θ
+    opt.add_param_group({"params": [ours[ZERO]], **late})
+    ref.add_param_group({"params": [theirs[ZERO]], **late})
     for k in range(3):
-        problem.set_grads(ours, k)
-        problem.set_grads(theirs, k)
-        ours[3].grad = sn.tensor(np.ones(3))
-        theirs[3].grad = torch.tensor(np.ones(3))
-        opt.step()
-        ref.step()
-        assert_params_close(ours, theirs, TOL[np.float64], f"after step {k + 1}")
+        problem.step_both(k, ours, theirs, opt, ref)
     assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
-    np.testing.assert_allclose(opt.state[ours[3]]["sum"], 0.5 + 3)
+    np.testing.assert_array_equal(opt.state[ours[NONE]]["sum"], 0.5)
 
 
 def test_rmsprop_momentum_switched_on_later_starts_from_a_zero_buffer():
@@ -87,11 +85,7 @@ def test_rmsprop_momentum_switched_on_later_starts_from_a_zero_buffer():
             for p in theirs:
                 if p in ref.state:
                     ref.state[p]["momentum_buffer"] = torch.zeros_like(p)
-        problem.set_grads(ours, k)
-        problem.set_grads(theirs, k)
-        opt.step()
-        ref.step()
-        assert_params_close(ours, theirs, TOL[np.float64], f"after step {k + 1}")
+        problem.step_both(k, ours, theirs, opt, ref)
     assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
 
 

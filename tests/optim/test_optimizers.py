@@ -15,7 +15,6 @@ from tests.optim.parity import (
     STEPS,
     TOL,
     Problem,
-    assert_params_close,
     assert_state_dict_matches,
     run_both,
 )
@@ -89,11 +88,7 @@ def test_add_param_group_mid_training_matches_torch():
         if k == 4:  # "unfreeze" the other two parameters with their own lr
             opt.add_param_group({"params": ours[2:], "lr": 0.05, "amsgrad": True})
             ref.add_param_group({"params": theirs[2:], "lr": 0.05, "amsgrad": True})
-        problem.set_grads(ours, k)
-        problem.set_grads(theirs, k)
-        opt.step()
-        ref.step()
-        assert_params_close(ours, theirs, TOL[np.float64], f"after step {k + 1}")
+        problem.step_both(k, ours, theirs, opt, ref)
     assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
 
 
@@ -159,12 +154,7 @@ def test_state_dict_interchanges_with_torch(name, kwargs):
     pairs = [(opt, ref2), (opt2, ref)]
     for k in range(4, 8):
         for a, b in pairs:
-            problem.set_grads(a.param_groups[0]["params"], k)
-            problem.set_grads(b.param_groups[0]["params"], k)
-            a.step()
-            b.step()
-            assert_params_close(a.param_groups[0]["params"], b.param_groups[0]["params"],
-                                 TOL[dtype], f"after step {k + 1}")
+            problem.step_both(k, a.param_groups[0]["params"], b.param_groups[0]["params"], a, b)
 
 
 def test_closure_with_real_gradients_matches_torch():
