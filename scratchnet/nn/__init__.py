@@ -1,5 +1,5 @@
 """scratchnet.nn: layers and containers, mirroring torch.nn."""
-from . import init
+from . import init, utils
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d

@@ -1,7 +1,6 @@
 """Adam and AdamW: one update rule, two ways of applying weight decay."""
-import numpy as np
-
 from ..backend import get_array_module
+from ._rules import count_step, effective_grad, ema_square_, lerp_, new_step_counter
 from .optimizer import Optimizer, check_non_negative
 
 
@@ -22,12 +21,16 @@ class Adam(Optimizer):
     the bias-corrected second moment (the paper's Algorithm 1), not to v under the root.
     State per parameter: ``step`` (a float32 0-d NumPy array on the CPU, as torch keeps it),
     ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with amsgrad, ``max_exp_avg_sq`` (v̂).
+    ``foreach``, ``capturable`` and ``fused`` are accepted and ignored; ``differentiable=True``
+    is refused.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize,
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
@@ -49,25 +52,20 @@ class Adam(Optimizer):
         lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
         if not state:
-            state["step"] = np.array(0.0, dtype=np.float32)
+            state["step"] = new_step_counter()
             state["exp_avg"] = xp.zeros_like(param)
             state["exp_avg_sq"] = xp.zeros_like(param)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        state["step"] += 1
-        step = float(state["step"])
+        step = count_step(state)
 
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param
-        _lerp_(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        decoupled = group["decoupled_weight_decay"]
+        grad = effective_grad(param, grad, group["maximize"], 0 if decoupled else weight_decay)
+        if decoupled and weight_decay != 0:
+            param *= 1 - lr * weight_decay
+        lerp_(exp_avg, grad, 1 - beta1)
+        ema_square_(exp_avg_sq, grad, beta2)
 
         # Bias corrections and the step size are Python floats (double precision), as in torch.
         step_size = lr / (1 - beta1 ** step)
@@ -86,15 +84,10 @@ class AdamW(Adam):
     so the decay is not rescaled by the adaptive denominator. Default weight_decay=0.01."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
 
-
-def _lerp_(start, end, weight):
-    """start ← start + weight (end - start), in place, with torch's two formulas: the one
-    anchored at ``end`` is used for weight >= 0.5, where it rounds better."""
-    if abs(weight) < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1 - weight)

@@ -26,7 +26,7 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         self.defaults = defaults
-        self._check_options(defaults)
+        self._validate(defaults)
         if isinstance(params, Tensor):
             raise TypeError(f"{self._name}: params should be an iterable of Tensors or dicts, "
                             "but got a Tensor")
@@ -64,7 +64,7 @@ class Optimizer:
                 raise ValueError(f"{self._name}: can't optimize a non-leaf Tensor "
                                  f"(shape {p.shape}, made by {type(p.grad_fn).__name__})")
         group = {**self.defaults, **param_group, "params": params}
-        self._check_options(group)
+        self._validate(group)
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
             warnings.warn(f"{self._name}: a parameter group contains duplicate parameters; "
@@ -74,6 +74,10 @@ class Optimizer:
             raise ValueError(f"{self._name}: some parameters appear in more than one "
                              "parameter group")
         self.param_groups.append(group)
+
+    def _validate(self, options):
+        check_implementation_flags(self._name, options)
+        self._check_options(options)
 
     def _check_options(self, options):
         """Raise a ValueError naming the optimizer and the option when one is out of range."""
@@ -195,3 +199,18 @@ def check_non_negative(optimizer, description, name, value):
     ``SGD: Invalid learning rate: lr=-0.1 (must be >= 0)``."""
     if not value >= 0.0:  # also catches NaN
         raise ValueError(f"{optimizer}: Invalid {description}: {name}={value} (must be >= 0)")
+
+
+def check_implementation_flags(optimizer, options):
+    """torch's ``foreach``, ``fused`` and ``capturable`` choose among implementations of one
+    formula (a loop, multi-tensor kernels, one fused kernel, CUDA-graph capture); scratchnet has
+    one implementation per array backend, so they are accepted, kept in the param groups (as
+    torch keeps them) and otherwise ignored. ``differentiable=True`` asks for a step recorded by
+    autograd, which an in-place update on arrays cannot give: it is refused."""
+    if options.get("differentiable"):
+        raise NotImplementedError(
+            f"{optimizer}: differentiable=True is not supported: scratchnet optimizers update "
+            "the parameter arrays in place, outside autograd, so a step cannot be "
+            "differentiated; leave differentiable=False")
+    if options.get("fused") and options.get("foreach"):
+        raise RuntimeError(f"{optimizer}: `fused` and `foreach` cannot be `True` together.")

@@ -1,8 +1,6 @@
 """Optimizers against torch.optim: trajectories, parameter groups, state_dict, zero_grad, errors.
 
-torch's CPU kernels fuse multiply-adds (``add(alpha=)``, ``lerp``), NumPy rounds the product
-first, so single elements differ in the last bit after one step; trajectories are compared
-with tolerances a few ulps wide, not bit for bit.
+The side-by-side runner and its tolerances are in parity.py.
 """
 import copy
 import warnings
@@ -12,13 +10,16 @@ import pytest
 
 import scratchnet as sn
 from scratchnet import optim
+from tests.optim.parity import (
+    NONE,
+    STEPS,
+    TOL,
+    Problem,
+    assert_state_dict_matches,
+    run_both,
+)
 
 torch = pytest.importorskip("torch")
-
-SHAPES = [(4, 3), (5,), (2, 3, 2), (3,)]
-ZERO, NONE = 2, 3  # parameter 2 always gets a zero gradient, parameter 3 never gets one
-STEPS = 10
-TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
 
 CASES = [
     ("SGD", dict(lr=0.1)),
@@ -38,103 +39,44 @@ CASES = [
 ]
 
 
-class Problem:
-    """Parameters of SHAPES and, at step k, the gradient g = c ⊙ θ + n_k of a quadratic plus
-    fixed noise, computed in NumPy from each framework's own current θ: an update that goes
-    wrong also changes every later gradient."""
-
-    def __init__(self, dtype, steps=STEPS, seed=0):
-        rng = np.random.default_rng(seed)
-        self.init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-        self.scale = [rng.uniform(0.5, 1.5, s).astype(dtype) for s in SHAPES]
-        self.noise = [[rng.standard_normal(s).astype(dtype) for s in SHAPES]
-                      for _ in range(steps)]
-
-    def params(self, lib, device="cpu"):
-        if lib is torch:
-            return [torch.tensor(a, requires_grad=True) for a in self.init]
-        return [sn.tensor(a, requires_grad=True, device=device) for a in self.init]
-
-    def set_grads(self, params, k):
-        for i, p in enumerate(params):
-            if i == NONE:
-                continue
-            theta = p.detach().numpy()
-            g = np.zeros_like(theta) if i == ZERO else self.scale[i] * theta + self.noise[k][i]
-            p.grad = torch.tensor(g) if isinstance(p, torch.Tensor) else sn.tensor(g,
-                                                                                  device=p.device)
-
-
-def _groups(params, groups):
-    """``groups``: None for one group of all params, else [(indices, options), ...]."""
-    if groups is None:
-        return params
-    return [{"params": [params[i] for i in idx], **opts} for idx, opts in groups]
-
-
-def _assert_params_close(ours, theirs, tol, msg=""):
-    for i, (p, q) in enumerate(zip(ours, theirs)):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **tol,
-                                   err_msg=f"parameter {i} {msg}")
-
-
-def _assert_state_dict_matches(ours, theirs, tol):
-    """Same indices, buffer names and values as torch; every option we keep equals torch's."""
-    assert set(ours["state"]) == set(theirs["state"])
-    for index, buffers in theirs["state"].items():
-        assert set(ours["state"][index]) == set(buffers), f"buffers of parameter {index}"
-        for key, value in buffers.items():
-            np.testing.assert_allclose(sn.backend.to_numpy(ours["state"][index][key]),
-                                       value.numpy(), **tol, err_msg=f"{key} of {index}")
-    assert len(ours["param_groups"]) == len(theirs["param_groups"])
-    for mine, ref in zip(ours["param_groups"], theirs["param_groups"]):
-        assert {k: ref[k] for k in mine} == mine
-
-
-def _run_both(name, kwargs, dtype, groups=None, device="cpu", steps=STEPS):
-    problem = Problem(dtype, steps)
-    ours, theirs = problem.params(sn, device), problem.params(torch)
-    opt = getattr(optim, name)(_groups(ours, groups), **kwargs)
-    ref = getattr(torch.optim, name)(_groups(theirs, groups), **kwargs)
-    for k in range(steps):
-        problem.set_grads(ours, k)
-        problem.set_grads(theirs, k)
-        opt.step()
-        ref.step()
-        _assert_params_close(ours, theirs, TOL[dtype], f"after step {k + 1}")
-    return opt, ref
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name, kwargs", CASES)
 def test_trajectory_matches_torch(name, kwargs, dtype):
-    opt, ref = _run_both(name, kwargs, dtype)
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[dtype])
+    opt, ref = run_both(name, kwargs, dtype)
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[dtype])
     assert NONE not in opt.state_dict()["state"]  # a parameter never given a grad has no state
 
 
-@pytest.mark.parametrize("name, kwargs", [CASES[4], CASES[9], CASES[11]])
+@pytest.mark.parametrize("name, kwargs", [
+    CASES[4], CASES[9], CASES[11],
+    ("Adadelta", dict(rho=0.5, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+    ("RMSprop", dict(momentum=0.9, centered=True, maximize=True)),
+])
 def test_trajectory_on_device(name, kwargs, device):
-    opt, ref = _run_both(name, kwargs, np.float32, device=device)
+    opt, ref = run_both(name, kwargs, np.float32, device=device)
     for group in opt.param_groups:
         for p in group["params"]:
             assert p.device == device
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float32])
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float32])
 
 
 @pytest.mark.parametrize("name, kwargs", [
     ("SGD", dict(lr=0.1, momentum=0.9)),
     ("Adam", dict(lr=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01)),
+    ("Adadelta", dict(lr=0.5)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
 ])
 def test_parameter_groups_with_their_own_options(name, kwargs):
     groups = [([0, 2], {"lr": kwargs["lr"] * 3}),
               ([1], {}),  # takes the defaults
               ([3], {"lr": kwargs["lr"] / 2, "weight_decay": 0.2})]
-    opt, ref = _run_both(name, kwargs, np.float64, groups=groups)
+    opt, ref = run_both(name, kwargs, np.float64, groups=groups)
     assert [g["lr"] for g in opt.param_groups] == [kwargs["lr"] * 3, kwargs["lr"],
                                                    kwargs["lr"] / 2]
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
 
 
 def test_add_param_group_mid_training_matches_torch():
@@ -146,18 +88,17 @@ def test_add_param_group_mid_training_matches_torch():
         if k == 4:  # "unfreeze" the other two parameters with their own lr
             opt.add_param_group({"params": ours[2:], "lr": 0.05, "amsgrad": True})
             ref.add_param_group({"params": theirs[2:], "lr": 0.05, "amsgrad": True})
-        problem.set_grads(ours, k)
-        problem.set_grads(theirs, k)
-        opt.step()
-        ref.step()
-        _assert_params_close(ours, theirs, TOL[np.float64], f"after step {k + 1}")
-    _assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
+        problem.step_both(k, ours, theirs, opt, ref)
+    assert_state_dict_matches(opt.state_dict(), ref.state_dict(), TOL[np.float64])
 
 
 @pytest.mark.parametrize("name, kwargs", [
     ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
     ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
     ("AdamW", dict(lr=0.01)),
+    ("Adadelta", dict(lr=0.5, rho=0.8)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
 ])
 def test_state_dict_round_trip_continues_the_same_trajectory(name, kwargs):
     problem = Problem(np.float32)
@@ -186,12 +127,15 @@ def test_state_dict_round_trip_continues_the_same_trajectory(name, kwargs):
 @pytest.mark.parametrize("name, kwargs", [
     ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.2)),
     ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
 ])
 def test_state_dict_interchanges_with_torch(name, kwargs):
     """torch's state_dict, as NumPy arrays, loads into scratchnet and ours loads into torch;
     each then continues exactly like the optimizer it came from."""
     dtype = np.float64
-    opt, ref = _run_both(name, kwargs, dtype, steps=4)
+    opt, ref = run_both(name, kwargs, dtype, steps=4)
     ours_sd, torch_sd = opt.state_dict(), ref.state_dict()
     as_numpy = {"state": {i: {k: v.numpy() for k, v in s.items()}
                           for i, s in torch_sd["state"].items()},
@@ -210,12 +154,7 @@ def test_state_dict_interchanges_with_torch(name, kwargs):
     pairs = [(opt, ref2), (opt2, ref)]
     for k in range(4, 8):
         for a, b in pairs:
-            problem.set_grads(a.param_groups[0]["params"], k)
-            problem.set_grads(b.param_groups[0]["params"], k)
-            a.step()
-            b.step()
-            _assert_params_close(a.param_groups[0]["params"], b.param_groups[0]["params"],
-                                 TOL[dtype], f"after step {k + 1}")
+            problem.step_both(k, a.param_groups[0]["params"], b.param_groups[0]["params"], a, b)
 
 
 def test_closure_with_real_gradients_matches_torch():
@@ -294,6 +233,20 @@ BAD_OPTIONS = [
     ("Adam", dict(weight_decay=-0.1), "weight_decay=-0.1"),
     ("AdamW", dict(betas=(0.9, 1.0)), r"betas\[1\]=1\.0"),
     ("AdamW", dict(lr=-1.0), "lr=-1.0"),
+    ("Adadelta", dict(lr=-1.0), "learning rate: lr=-1.0"),
+    ("Adadelta", dict(rho=1.5), r"rho=1\.5 \(must be in \[0, 1\]\)"),
+    ("Adadelta", dict(eps=-1e-6), "eps=-1e-06"),
+    ("Adadelta", dict(weight_decay=-0.1), "weight_decay=-0.1"),
+    ("Adagrad", dict(lr=-0.1), "lr=-0.1"),
+    ("Adagrad", dict(lr_decay=-0.1), "lr_decay=-0.1"),
+    ("Adagrad", dict(weight_decay=-0.1), "weight_decay=-0.1"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0), "initial_accumulator_value=-1.0"),
+    ("Adagrad", dict(eps=-1e-10), "eps=-1e-10"),
+    ("RMSprop", dict(lr=-0.01), "lr=-0.01"),
+    ("RMSprop", dict(alpha=-0.5), "alpha=-0.5"),
+    ("RMSprop", dict(eps=-1e-8), "eps=-1e-08"),
+    ("RMSprop", dict(momentum=-0.9), "momentum=-0.9"),
+    ("RMSprop", dict(weight_decay=-0.1), "weight_decay=-0.1"),
 ]
 
 
