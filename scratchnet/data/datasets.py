@@ -15,6 +15,15 @@ import numpy as np
 from .mnist import mnist_5k_split
 
 
+class DataError(ValueError):
+    """A data set that cannot be used: missing, unreadable or malformed files, or data that
+    does not fit the model. The message names the file or folder and what was expected."""
+
+
+class DataFileNotFound(DataError, FileNotFoundError):
+    """A data folder without the files a reader expects."""
+
+
 class Dataset:
     """Map-style data set: ``len(ds)`` samples, ``ds[i]`` -> (input, target).
 
@@ -99,7 +108,7 @@ def _read_bytes(path):
         with opener(path, "rb") as f:
             return f.read()
     except (OSError, EOFError) as err:
-        raise ValueError(f"cannot read {path}: {err}") from None
+        raise DataError(f"cannot read {path}: {err}") from None
 
 
 def _find(directory, names, what):
@@ -110,7 +119,7 @@ def _find(directory, names, what):
             path = os.path.join(directory, candidate)
             if os.path.isfile(path):
                 return path
-    raise FileNotFoundError(f"{what}: no {names[0]} (or {names[0]}.gz) in {directory}")
+    raise DataFileNotFound(f"{what}: no {names[0]} (or {names[0]}.gz) in {directory}")
 
 
 def read_idx(path, ndim):
@@ -120,15 +129,15 @@ def read_idx(path, ndim):
     raw = _read_bytes(path)
     header = 4 * (1 + ndim)
     if len(raw) < header:
-        raise ValueError(f"{path}: {len(raw)} bytes, too short for an IDX header")
+        raise DataError(f"{path}: {len(raw)} bytes, too short for an IDX header")
     magic = int.from_bytes(raw[:4], "big")
     if magic != 0x800 + ndim:
-        raise ValueError(f"{path}: magic number {magic:#010x}, expected {0x800 + ndim:#010x} "
+        raise DataError(f"{path}: magic number {magic:#010x}, expected {0x800 + ndim:#010x} "
                          f"(an IDX file of unsigned bytes with {ndim} dimensions)")
     shape = tuple(int(s) for s in np.frombuffer(raw, ">i4", ndim, offset=4))
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
-        raise ValueError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} "
+        raise DataError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} "
                          "(truncated or corrupt download?)")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
@@ -146,10 +155,10 @@ def mnist(root, train=True, transform=None):
     labels = read_idx(_find(directory, [f"{prefix}-labels-idx1-ubyte",
                                         f"{prefix}-labels.idx1-ubyte"], "MNIST"), 1)
     if len(images) != len(labels):
-        raise ValueError(f"MNIST in {directory}: {len(images)} {prefix} images but "
+        raise DataError(f"MNIST in {directory}: {len(images)} {prefix} images but "
                          f"{len(labels)} labels")
     if labels.max(initial=0) > 9:
-        raise ValueError(f"MNIST in {directory}: label {labels.max()} outside 0-9")
+        raise DataError(f"MNIST in {directory}: label {labels.max()} outside 0-9")
     return ImageDataset(images[:, None], labels, transform, MNIST_CLASSES)
 
 
@@ -169,11 +178,11 @@ def cifar10(root, train=True, transform=None):
         path = _find(directory, [name], "CIFAR-10 (binary version, cifar-10-batches-bin)")
         raw = _read_bytes(path)
         if len(raw) == 0 or len(raw) % CIFAR10_RECORD:
-            raise ValueError(f"{path}: {len(raw)} bytes, expected a multiple of "
+            raise DataError(f"{path}: {len(raw)} bytes, expected a multiple of "
                              f"{CIFAR10_RECORD} (records of 1 label + 3x32x32 pixels)")
         records = np.frombuffer(raw, np.uint8).reshape(-1, CIFAR10_RECORD)
         if records[:, 0].max() > 9:
-            raise ValueError(f"{path}: label {records[:, 0].max()} outside 0-9; is this the "
+            raise DataError(f"{path}: label {records[:, 0].max()} outside 0-9; is this the "
                              "binary CIFAR-10 (not CIFAR-100)?")
         labels.append(records[:, 0])
         images.append(records[:, 1:].reshape(-1, 3, 32, 32))   # channel-major, row-major

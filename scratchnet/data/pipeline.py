@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from . import transforms as T
-from .datasets import bundled_mnist, cifar10, mnist, synthetic
+from .datasets import DataError, bundled_mnist, cifar10, mnist, synthetic
 
 # name -> (channels, size, mean, std); mean/std are the usual per-channel figures of the
 # full training sets (MNIST's 0.1307/0.3081, CIFAR-10's from its 50,000 images).
@@ -29,7 +29,7 @@ DATASETS = {
 MAX_PAD = 4
 
 
-class DataConfigError(ValueError):
+class DataConfigError(DataError):
     """A data set that is unknown, missing, or does not fit the model (a user error)."""
 
 
