@@ -361,3 +361,18 @@ def test_load_nested_of_a_flat_file_is_its_state_dict(tmp_path):
     back = sn.load(tmp_path / "w.npz")
     assert isinstance(back, io.StateDict) and back.meta == {"epoch": 2}
     np.testing.assert_array_equal(back["w"], np.arange(3))
+
+
+def test_saving_over_a_symlink_keeps_the_link_and_the_files_mode(tmp_path):
+    target = tmp_path / "store" / "real.npz"
+    target.parent.mkdir()
+    io.save({"w": np.zeros(2)}, target)
+    target.chmod(0o640)
+    link = tmp_path / "last.npz"
+    link.symlink_to(target)
+    sn.save({"w": np.ones(2), "epoch": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert (target.stat().st_mode & 0o777) == 0o640
+    assert sn.load(link)["epoch"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["last.npz", "store"]      # no temporary left
+    assert os.listdir(target.parent) == ["real.npz"]

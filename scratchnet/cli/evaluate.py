@@ -30,7 +30,8 @@ def run(args):
         data_dir = args.data_dir if args.data_dir is not None or dataset != config["dataset"] \
             else ckpt["data_dir"]
         _, held_out = pipeline.build(dataset, models.default_input_size(ckpt["model_name"]),
-                                     data_dir, config["resize"], augment=False)
+                                     data_dir, config["resize"], augment=False,
+                                     batch_size=args.batch_size)
         model = load_model(ckpt, args.checkpoint, check_device(args.device))
     except (TrainError, DataError) as err:
         raise CommandError(str(err)) from None

@@ -28,6 +28,7 @@ from ..data import DataError, pipeline
 from ..train import (ADAM_LR, HYPER, OPTIMIZERS, SCHEDULERS, CheckpointWriteError,
                      Checkpointer, DivergedError, Interrupted, RunDirectory, Trainer,
                      TrainError, load_checkpoint, resolve_config, restore)
+from ..train.trainer import EVAL_BATCH
 from .console import ConsoleReport, duration
 from .signals import Quit, StopOnSignals
 from .errors import CommandError, RunFailed
@@ -108,6 +109,9 @@ def make_plan(args):
     overrides = {key: getattr(args, key, None) for key in HYPER}
     config = resolve_config(args.model, overrides, ckpt["config"] if ckpt else None)
     device = check_device(args.device)
+    if config["resize"] is not None:   # refused here, before the output folder is made
+        pipeline.check_batch_fits(config["resize"], models.default_input_size(args.model)[0],
+                                  max(config["batch_size"], EVAL_BATCH))
     data_dir = _data_dir(args, ckpt)
     out = args.out or (os.path.dirname(os.path.abspath(args.resume)) if args.resume
                        else os.path.join("runs", f"{args.model}-{config['dataset']}"))
@@ -120,7 +124,8 @@ def build(plan, callbacks=()):
     config = plan.config
     input_size = models.default_input_size(plan.model)
     train_set, held_out = pipeline.build(config["dataset"], input_size, plan.data_dir,
-                                         config["resize"], config["augment"])
+                                         config["resize"], config["augment"],
+                                         max(config["batch_size"], EVAL_BATCH))
     _random.manual_seed(config["seed"])
     num_classes = len(train_set.classes)
     model = models.get_model(plan.model, num_classes=num_classes).to(plan.device)
@@ -160,7 +165,11 @@ def _train(args, signals):
             return 0
         started = time.perf_counter()
         try:
-            trainer.fit()
+            with warnings.catch_warnings():
+                # NumPy's overflow warnings on a diverging run: the trainer stops on the first
+                # non-finite loss, and that one line says it all
+                warnings.simplefilter("ignore", RuntimeWarning)
+                trainer.fit()
         except Interrupted:
             console.close()
             print(f"stopped at epoch {trainer.epoch + 1}, batch {trainer.batch}; checkpoint "

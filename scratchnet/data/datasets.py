@@ -112,12 +112,19 @@ def _read_bytes(path):
 
 
 def _find(directory, names, what):
-    """The first of ``names`` (tried plain and .gz) in ``directory``, or a FileNotFoundError
-    saying which files were expected."""
+    """The first of ``names`` (tried plain and .gz) in ``directory``, or a DataFileNotFound
+    saying which files were expected (a DataError when the folder cannot be listed)."""
+    try:
+        present = set(os.listdir(directory))
+    except FileNotFoundError:
+        present = set()
+    except OSError as err:
+        raise DataError(f"{what}: cannot read the folder {directory}: "
+                        f"{err.strerror or err}") from None
     for name in names:
         for candidate in (name, name + ".gz"):
             path = os.path.join(directory, candidate)
-            if os.path.isfile(path):
+            if candidate in present and os.path.isfile(path):
                 return path
     raise DataFileNotFound(f"{what}: no {names[0]} (or {names[0]}.gz) in {directory}")
 
@@ -133,12 +140,12 @@ def read_idx(path, ndim):
     magic = int.from_bytes(raw[:4], "big")
     if magic != 0x800 + ndim:
         raise DataError(f"{path}: magic number {magic:#010x}, expected {0x800 + ndim:#010x} "
-                         f"(an IDX file of unsigned bytes with {ndim} dimensions)")
+                        f"(an IDX file of unsigned bytes with {ndim} dimensions)")
     shape = tuple(int(s) for s in np.frombuffer(raw, ">i4", ndim, offset=4))
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
         raise DataError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} "
-                         "(truncated or corrupt download?)")
+                        "(truncated or corrupt download?)")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
@@ -150,13 +157,16 @@ def mnist(root, train=True, transform=None):
             os.path.isdir(os.path.join(root, "MNIST", "raw")):
         directory = os.path.join(root, "MNIST", "raw")
     prefix = "train" if train else "t10k"
-    images = read_idx(_find(directory, [f"{prefix}-images-idx3-ubyte",
-                                        f"{prefix}-images.idx3-ubyte"], "MNIST"), 3)
+    images_path = _find(directory, [f"{prefix}-images-idx3-ubyte",
+                                    f"{prefix}-images.idx3-ubyte"], "MNIST")
+    images = read_idx(images_path, 3)
+    if len(images) == 0:
+        raise DataError(f"{images_path}: holds 0 images")
     labels = read_idx(_find(directory, [f"{prefix}-labels-idx1-ubyte",
                                         f"{prefix}-labels.idx1-ubyte"], "MNIST"), 1)
     if len(images) != len(labels):
         raise DataError(f"MNIST in {directory}: {len(images)} {prefix} images but "
-                         f"{len(labels)} labels")
+                        f"{len(labels)} labels")
     if labels.max(initial=0) > 9:
         raise DataError(f"MNIST in {directory}: label {labels.max()} outside 0-9")
     return ImageDataset(images[:, None], labels, transform, MNIST_CLASSES)
@@ -179,11 +189,11 @@ def cifar10(root, train=True, transform=None):
         raw = _read_bytes(path)
         if len(raw) == 0 or len(raw) % CIFAR10_RECORD:
             raise DataError(f"{path}: {len(raw)} bytes, expected a multiple of "
-                             f"{CIFAR10_RECORD} (records of 1 label + 3x32x32 pixels)")
+                            f"{CIFAR10_RECORD} (records of 1 label + 3x32x32 pixels)")
         records = np.frombuffer(raw, np.uint8).reshape(-1, CIFAR10_RECORD)
         if records[:, 0].max() > 9:
             raise DataError(f"{path}: label {records[:, 0].max()} outside 0-9; is this the "
-                             "binary CIFAR-10 (not CIFAR-100)?")
+                            "binary CIFAR-10 (not CIFAR-100)?")
         labels.append(records[:, 0])
         images.append(records[:, 1:].reshape(-1, 3, 32, 32))   # channel-major, row-major
     return ImageDataset(np.concatenate(images), np.concatenate(labels), transform,

@@ -106,7 +106,10 @@ def load_nested(path):
     meta = state.meta
     if not (isinstance(meta, dict) and list(meta) == [TREE_KEY]):
         return state
-    return _tree.unflatten(meta[TREE_KEY], state, path)
+    try:
+        return _tree.unflatten(meta[TREE_KEY], state, path)
+    except RecursionError as err:   # a hand-edited structure nested thousands deep
+        raise _npz.corrupt(path, err) from None
 
 
 def from_torch(path_or_state_dict):

@@ -93,8 +93,8 @@ def load_checkpoint(path, model_name=None):
         ckpt = io.load_nested(path)
     except OSError as err:
         raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
-    except io.LoadError as err:
-        raise CheckpointError(f"checkpoint {path} is damaged: {err}") from None
+    except io.LoadError as err:      # names the file
+        raise CheckpointError(str(err)) from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
         raise CheckpointError(f"{path} is not a checkpoint written by `scratchnet train` (no "
                               "training metadata in __meta__)")
@@ -105,15 +105,15 @@ def load_checkpoint(path, model_name=None):
         if key not in ckpt:
             raise CheckpointError(f"checkpoint {path} lacks {key!r}")
         _check(isinstance(ckpt[key], types) and not isinstance(ckpt[key], bool), path, key,
-               ckpt[key])
+               _kind(ckpt[key]))
     _check_config(ckpt["config"], path)
     _check(all(isinstance(v, np.ndarray) for v in ckpt["model"].values()), path, "model",
-           "a non-array entry")
+           "an entry that is not an array")
     _check(ckpt["epoch"] >= 0 and ckpt["batch"] >= 0, path, "epoch/batch",
-           (ckpt["epoch"], ckpt["batch"]))
+           f"{ckpt['epoch']}/{ckpt['batch']}")
     _check(all(isinstance(r, dict) and _is_count(r.get("epoch")) and
                all(_is_number(v) for v in r.values()) for r in ckpt["history"]),
-           path, "history", "a malformed record")
+           path, "history", "a record that is not a dict of numbers")
     if model_name is not None and ckpt["model_name"] != model_name:
         raise CheckpointError(f"{path} is a checkpoint of {ckpt['model_name']}, not "
                               f"{model_name}; resume it with `scratchnet train "
@@ -128,22 +128,28 @@ def restore(trainer, ckpt, path):
     fresh = trainer.state_dict()
     for key in ("scheduler", "rng", "partial"):
         _check_like(ckpt[key], fresh[key], path, key)
-    groups = ckpt["optimizer"].get("param_groups")
-    _check_like(groups, fresh["optimizer"]["param_groups"], path, "optimizer.param_groups")
-    _check(isinstance(ckpt["optimizer"].get("state"), dict), path, "optimizer.state",
-           ckpt["optimizer"].get("state"))
+    _check_like(ckpt["optimizer"].get("param_groups"), fresh["optimizer"]["param_groups"],
+                path, "optimizer.param_groups")
+    state = ckpt["optimizer"].get("state")
+    _check(isinstance(state, dict), path, "optimizer.state", _kind(state))
+    for index, buffers in state.items():
+        where = f"optimizer.state.{index}"
+        _check(isinstance(index, int) and isinstance(buffers, dict), path, where,
+               _kind(buffers))
+        for name, value in buffers.items():    # shapes: checked by optimizer.load_state_dict
+            _check(isinstance(value, np.ndarray), path, f"{where}.{name}", _kind(value))
     epochs, batches = trainer.config["epochs"], len(trainer.loader)
     _check(ckpt["epoch"] < epochs and ckpt["batch"] < batches or
            (ckpt["epoch"], ckpt["batch"]) == (epochs, 0), path, "epoch/batch",
-           (ckpt["epoch"], ckpt["batch"]))
-    _check(len(ckpt["history"]) == ckpt["epoch"], path, "history", "its length")
+           f"{ckpt['epoch']}/{ckpt['batch']}, past {epochs} epochs of {batches} batches")
+    _check(len(ckpt["history"]) == ckpt["epoch"], path, "history",
+           f"{len(ckpt['history'])} records for {ckpt['epoch']} epochs")
     try:
         trainer.load_state_dict(ckpt)
     except RuntimeError as err:     # Module.load_state_dict: missing, unexpected, mis-shaped
         raise CheckpointError(f"{path} does not fit {ckpt['model_name']}: {err}") from None
-    except (ValueError, TypeError, KeyError) as err:   # optimizer state, generator state
-        raise CheckpointError(f"checkpoint {path} holds a malformed training state: "
-                              f"{err}") from None
+    except (ValueError, TypeError, KeyError, OverflowError) as err:   # optimizer, generator
+        raise CheckpointError(f"checkpoint {path} does not fit this run: {err}") from None
     threads = thread_count()
     if ckpt["threads"] != threads:
         warnings.warn(ThreadCountWarning(
@@ -158,37 +164,47 @@ def _check_config(config, path):
         ok = (value is None or _is_count(value)) if key == "resize" else \
             isinstance(value, type(default)) if isinstance(default, (str, bool)) else \
             _is_number(value)
-        _check(ok, path, f"config.{key}", value)
+        _check(ok, path, f"config.{key}", _kind(value))
 
 
 def _check_like(value, template, path, where):
     """``value`` has ``template``'s structure: the same dict keys, list lengths, and a value
     of the same kind (number, bool, string, array of the same shape) at every leaf."""
     if isinstance(template, dict):
-        _check(isinstance(value, dict) and set(value) == set(template), path, where, value)
+        _check(isinstance(value, dict), path, where, _kind(value))
+        _check(set(value) == set(template), path, where,
+               f"missing {sorted(set(template) - set(value))}, with unexpected "
+               f"{sorted(set(value) - set(template))}")
         for key in template:
             _check_like(value[key], template[key], path, f"{where}.{key}")
     elif isinstance(template, (list, tuple)):
         _check(isinstance(value, (list, tuple)) and len(value) == len(template), path, where,
-               value)
+               f"{_kind(value)}, expected {len(template)} entries")
         for i, (v, t) in enumerate(zip(value, template)):
             _check_like(v, t, path, f"{where}.{i}")
     elif isinstance(template, (str, bool)):
-        _check(isinstance(value, type(template)), path, where, value)
+        _check(isinstance(value, type(template)), path, where, _kind(value))
     elif isinstance(template, numbers.Number):
-        _check(_is_number(value), path, where, value)
+        _check(_is_number(value), path, where, _kind(value))
     elif isinstance(template, np.ndarray):
         _check(isinstance(value, np.ndarray) and value.shape == template.shape, path, where,
-               value)
+               _kind(value))
     else:   # None: a setting that is off, or a value not yet computed
-        _check(value is None or _is_number(value), path, where, value)
+        _check(value is None or _is_number(value), path, where, _kind(value))
 
 
-def _check(ok, path, where, value):
+def _check(ok, path, where, what):
     if not ok:
-        shown = f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else \
-            repr(value)[:80]
-        raise CheckpointError(f"checkpoint {path} is damaged or was edited: {where} is {shown}")
+        raise CheckpointError(f"checkpoint {path} is damaged or was edited: {where}: {what}")
+
+
+def _kind(value):
+    """A short description of a value for an error message."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, (dict, list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return repr(value)[:60]
 
 
 def _is_number(value):

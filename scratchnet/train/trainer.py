@@ -186,6 +186,7 @@ class Trainer:
     def _stopped(self):
         self._check_finite_weights()
         self._emit("on_stop")
+        self._stop = False          # the request is served: a later fit() runs on
         raise Interrupted(self.epoch, self.batch)
 
     def _check_finite_weights(self):
