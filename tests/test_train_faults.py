@@ -1,6 +1,7 @@
 """Nothing a user trains is lost: each data layout end to end, every model family on each data
 set's images, diverging runs, signals, write failures, damaged and edited checkpoints, the run
-folder's lock, a changed data folder on resume, determinism and the thread count."""
+folder's lock, a changed data folder on resume, determinism and the thread count. (Single
+signals: tests/test_train.py.)"""
 import io as stdio
 import json
 import os
@@ -8,7 +9,6 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from scratchnet.train import (Callback, CheckpointError, Checkpointer, DivergedE
                               Interrupted, RunDirectory, Trainer, load_checkpoint,
                               resolve_config, restore, thread_count)
 from tests.data.files import write_cifar10, write_mnist
-from tests.test_train import _assert_same_checkpoint, _assert_same_tree
+from tests.test_train import (_assert_same_checkpoint, _assert_same_tree, start_long_run,
+                              wait_inside_epoch_2)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--dataset", "synthetic", "--no-progress"]
@@ -175,45 +176,11 @@ def test_non_finite_weights_never_overwrite_a_checkpoint(tmp_path, poison, messa
     assert len(trainer.history) == 1        # no record, and no "best", for a NaN epoch
 
 
-def _wait_for_checkpoint(proc, out):
-    deadline = time.monotonic() + 120
-    while not (out / "last.npz").exists():     # written after the first epoch
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no checkpoint after 120 s"
-        time.sleep(0.1)
-    time.sleep(0.3)                            # now somewhere inside epoch 2
-
-
-def _start_long_run(out):
-    return subprocess.Popen(
-        [sys.executable, "-m", "scratchnet", "train", "lenet5", "--dataset", "synthetic",
-         "--epochs", "100", "--batch-size", "32", "--out", str(out)],
-        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_save_and_exit_like_ctrl_c(tmp_path, signum, status):
-    out = tmp_path / "run"
-    proc = _start_long_run(out)
-    try:
-        _wait_for_checkpoint(proc, out)
-        proc.send_signal(signum)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == status, stderr
-    assert "Traceback" not in stderr
-    assert f"resume with: scratchnet train lenet5 --resume {out / 'last.npz'}" in stdout
-    assert sorted(os.listdir(out)) == ["best.npz", "last.npz"]
-    ckpt = load_checkpoint(str(out / "last.npz"))
-    assert ckpt["epoch"] >= 1 and ckpt["batch"] > 0          # saved in the middle of an epoch
-
-
 def test_a_second_signal_quits_at_once(tmp_path):
     out = tmp_path / "run"
-    proc = _start_long_run(out)
+    proc = start_long_run(out)
     try:
-        _wait_for_checkpoint(proc, out)
+        wait_inside_epoch_2(proc, out)
         proc.send_signal(signal.SIGTERM)     # two different signals: never merged into one
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
@@ -459,6 +426,20 @@ def test_an_empty_idx_file_and_a_huge_resize_are_user_errors(tmp_path, capsys):
     assert main(["train", "lenet5", "--resize", "100000", "--out", str(tmp_path / "big")]) == 2
     assert "bytes, more than the" in _one_line(capsys.readouterr().err)
     assert not (tmp_path / "big").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--resize", "4"], "lenet5 cannot take the 1x4x4 images of this run: LeNet5: layer "
+                        "'features.c1' (Conv2d) failed"),
+    (["--momentum", "-1"], "--momentum must be at least 0, got -1.0"),
+    (["--seed", "-1"], "--seed must be at least 0, got -1"),
+    (["--lr", "nan"], "--lr must be positive, got nan"),
+])
+def test_options_a_run_cannot_use_are_user_errors_before_training(tmp_path, capsys, options,
+                                                                   message):
+    assert main(["train", "lenet5", *SMOKE, "--out", str(tmp_path), *options]) == 2
+    captured = capsys.readouterr()
+    assert message in _one_line(captured.err) and "held-out" not in captured.out
 
 
 def test_load_state_dict_refuses_a_value_that_is_not_an_array():

@@ -9,8 +9,9 @@ One module per command, each with ``add_parser(subparsers)`` (declaring its argu
 ``run``) and ``run(args)`` (doing the work, returning the exit status); a new command is one
 more module and one more entry in ``COMMANDS``. ``main`` catches only the command line's own
 errors (``errors.py``): a ``CommandError`` prints one line and exits 2, a ``RunFailed`` one
-line and exits 1. Commands turn the library's user-facing errors into these where they call
-it; any other exception is a bug and keeps its traceback (exit status 1).
+line and exits 1; Ctrl-C exits 130 (``train`` saves first: ``signals.py``). Commands turn
+the library's user-facing errors into these where they call it; any other exception is a bug
+and keeps its traceback (exit status 1).
 """
 import argparse
 import os
@@ -46,3 +47,6 @@ def main(argv=None):
     except BrokenPipeError:  # `scratchnet models | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:  # Ctrl-C outside training (which saves first): the user's call
+        print(f"scratchnet {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -25,6 +25,7 @@ def run(args):
         raise CommandError(f"--batch-size must be at least 1, got {args.batch_size}")
     try:
         ckpt = load_checkpoint(args.checkpoint)
+        model = load_model(ckpt, args.checkpoint, check_device(args.device))
         config = ckpt["config"]
         dataset = args.dataset or config["dataset"]
         data_dir = args.data_dir if args.data_dir is not None or dataset != config["dataset"] \
@@ -32,7 +33,6 @@ def run(args):
         _, held_out = pipeline.build(dataset, models.default_input_size(ckpt["model_name"]),
                                      data_dir, config["resize"], augment=False,
                                      batch_size=args.batch_size)
-        model = load_model(ckpt, args.checkpoint, check_device(args.device))
     except (TrainError, DataError) as err:
         raise CommandError(str(err)) from None
     result = evaluate(model, DataLoader(held_out, args.batch_size), args.device)

@@ -32,10 +32,6 @@ class StopOnSignals:
         self.signum = None
         self._previous = {}
 
-    @property
-    def exit_status(self):
-        return 128 + self.signum
-
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:

@@ -17,6 +17,7 @@ shows progress, and turns what can go wrong into one line and an exit status:
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import time
 import warnings
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from .. import backend, models
 from .. import random as _random
 from ..data import DataError, pipeline
+from ..function import no_grad
+from ..tensor import Tensor
 from ..train import (ADAM_LR, HYPER, OPTIMIZERS, SCHEDULERS, CheckpointWriteError,
                      Checkpointer, DivergedError, Interrupted, RunDirectory, Trainer,
                      TrainError, load_checkpoint, resolve_config, restore)
@@ -129,6 +132,7 @@ def build(plan, callbacks=()):
     _random.manual_seed(config["seed"])
     num_classes = len(train_set.classes)
     model = models.get_model(plan.model, num_classes=num_classes).to(plan.device)
+    _check_input(plan, model, held_out)
     checkpointer = Checkpointer(plan.out, plan.model, {"num_classes": num_classes},
                                 plan.data_dir)
     trainer = Trainer(model, config, train_set, held_out, plan.device,
@@ -140,6 +144,21 @@ def build(plan, callbacks=()):
         for warning in caught:
             print(f"scratchnet train: warning: {warning.message}", file=sys.stderr)
     return trainer
+
+
+def _check_input(plan, model, held_out):
+    """One held-out image through the model (eval mode, no graph, no random draw): a size the
+    model cannot take (--resize too small) fails here, before training, naming the layer."""
+    image = held_out.get(0)[0]
+    try:
+        with no_grad():
+            model.eval()
+            model(Tensor(backend.to_device(image[None], plan.device)))
+    except ValueError as err:
+        raise CommandError(f"{plan.model} cannot take the {'x'.join(map(str, image.shape))} "
+                           f"images of this run: {err}") from None
+    finally:
+        model.train()
 
 
 def prepare(args, callbacks=()):
@@ -175,7 +194,7 @@ def _train(args, signals):
             print(f"stopped at epoch {trainer.epoch + 1}, batch {trainer.batch}; checkpoint "
                   f"saved to {checkpoint}\nresume with: scratchnet train {plan.model} "
                   f"--resume {checkpoint}", flush=True)
-            return 128 + (signals.signum or 2)
+            return 128 + (signals.signum or signal.SIGINT)   # or a callback's stop
         except DivergedError as err:
             console.close()
             raise RunFailed(f"{err}: the run diverged; try a lower --lr (this run's is "

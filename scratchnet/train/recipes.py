@@ -56,8 +56,14 @@ def resolve_config(model, overrides=None, saved=None):
     if not 0 <= config["warmup_epochs"] < config["epochs"]:
         raise TrainError(f"--warmup-epochs must be in [0, epochs) = [0, {config['epochs']}), "
                          f"got {config['warmup_epochs']}")
-    if config["lr"] <= 0:
+    if not config["lr"] > 0:            # NaN too
         raise TrainError(f"--lr must be positive, got {config['lr']}")
+    for key in ("momentum", "weight_decay", "seed"):
+        if not config[key] >= 0:
+            raise TrainError(f"{option(key)} must be at least 0, got {config[key]}")
+    for key, known in (("optimizer", tuple(OPTIMIZERS)), ("scheduler", SCHEDULERS)):
+        if config[key] not in known:
+            raise TrainError(f"{option(key)} {config[key]!r} is not one of {', '.join(known)}")
     if config["resize"] is not None and config["resize"] < 1:
         raise TrainError(f"--resize must be at least 1, got {config['resize']}")
     return config

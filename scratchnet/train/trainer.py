@@ -122,8 +122,8 @@ class Trainer:
             self._check_finite_weights()
             record = self._end_epoch()
             self._emit("on_epoch_end", record)
-            if self._stop:        # asked during the held-out pass: the epoch's end stands
-                self._stopped()
+            if self._stop and self.epoch < self.config["epochs"]:
+                self._stopped()   # asked during the held-out pass: the epoch's end stands
         self._emit("on_fit_end")
         return self.history
 
