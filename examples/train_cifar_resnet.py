@@ -20,6 +20,8 @@ import os
 
 from scratchnet import models, train
 from scratchnet import random as sn_random
+from scratchnet.cli.console import ConsoleReport
+from scratchnet.cli.signals import StopOnSignals
 from scratchnet.data import ImageDataset, pipeline
 
 
@@ -52,14 +54,16 @@ def run(name, build_model, args):
     n_params = sum(int(p.data.size) for p in model.parameters())
     print(f"{name}: {n_params:,} parameters, {pipeline.describe(dataset, args.data_dir)}, "
           f"{len(train_set):,} training / {len(held_out):,} held-out images")
-    trainer = train.Trainer(name, model, config, train_set, held_out,
-                            os.path.join(out, "last.npz"), args.device, args.data_dir,
-                            progress=not args.smoke)
-    try:
-        history = trainer.fit()
-    except train.Interrupted as stop:
-        print(f"stopped; checkpoint in {stop.path}")
-        history = trainer.history
+    checkpointer = train.Checkpointer(out, name, data_dir=args.data_dir)
+    trainer = train.Trainer(model, config, train_set, held_out, args.device,
+                            callbacks=[ConsoleReport(progress=not args.smoke), checkpointer])
+    with StopOnSignals() as signals:     # Ctrl-C: save after this batch, then stop
+        signals.trainer = trainer
+        try:
+            history = trainer.fit()
+        except train.Interrupted:
+            print(f"stopped; checkpoint in {checkpointer.last}")
+            history = trainer.history
     plot_curves(history, os.path.join(out, "curves.png"), name)
     return history
 

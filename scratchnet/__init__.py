@@ -3,6 +3,7 @@
     import scratchnet as sn
     x = sn.randn(3, 4, requires_grad=True)
     (x.relu() * 2).sum().backward()     # x.grad now holds 2 where x > 0
+    sn.save({"model": model.state_dict(), "epoch": 3}, "ckpt.npz"); sn.load("ckpt.npz")
 """
 from . import backend, functional, random
 from .backend import cuda_is_available, get_default_device, set_default_device, show_config
@@ -17,6 +18,8 @@ from .gradcheck import GradcheckError, gradcheck
 from .kernels import set_workspace_limit
 from .random import manual_seed
 from .tensor import Tensor
+from . import io  # noqa: E402
+from .io import load_nested as load, save_nested as save  # noqa: E402
 
 # packages built on the core (each imports the names above)
 from . import nn, optim, utils  # noqa: E402

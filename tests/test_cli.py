@@ -72,10 +72,40 @@ def test_argparse_errors_exit_2(capsys):
 
 def test_runs_as_a_program_without_traceback_on_user_error():
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-m", "scratchnet.cli", "summary", "nope"],
+    done = subprocess.run([sys.executable, "-m", "scratchnet", "summary", "nope"],
                           capture_output=True, text=True, env=env, cwd=ROOT)
     assert done.returncode == 2
     assert "unknown model 'nope'" in done.stderr and "Traceback" not in done.stderr
-    done = subprocess.run([sys.executable, "-m", "scratchnet.cli", "models"],
+    done = subprocess.run([sys.executable, "-m", "scratchnet", "models"],
                           capture_output=True, text=True, env=env, cwd=ROOT)
     assert done.returncode == 0 and done.stdout.startswith("lenet5")
+
+
+def test_an_internal_error_exits_1_with_its_traceback(tmp_path):
+    """Only the command line's own error types become one-line messages: a bug (here a
+    ValueError planted in the training step) keeps its traceback, and the status is 1."""
+    child = f"""
+import sys
+from scratchnet.train import trainer
+def planted(self, x, y):
+    raise ValueError("planted internal error")
+trainer.Trainer._step = planted
+from scratchnet.cli import main
+sys.exit(main(["train", "lenet5", "--dataset", "synthetic", "--epochs", "1", "--no-progress",
+               "--out", {str(tmp_path)!r}]))
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                          env=env, cwd=ROOT)
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "ValueError: planted internal error" in done.stderr
+    assert "in planted" in done.stderr
+
+
+def test_io_is_an_attribute_of_the_package_and_save_load_are_its_nested_pair():
+    done = subprocess.run([sys.executable, "-c", "import scratchnet as sn; "
+                           "print(sn.io.__name__, sn.save is sn.io.save_nested, "
+                           "sn.load is sn.io.load_nested)"],
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["scratchnet.io", "True", "True"]

@@ -302,3 +302,77 @@ def test_from_torch_refuses_pickled_objects_and_non_checkpoints(tmp_path):
         io.from_torch(tmp_path / "junk.pt")
     with pytest.raises(TypeError, match=r"expected a state_dict \(a dict of tensors\), got Tensor"):
         io.from_torch(torch.ones(2))
+
+
+def test_nested_save_load_round_trip_keeps_structure_types_and_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    layer = sn.nn.Linear(3, 2)
+    obj = {
+        "model": layer.state_dict(),
+        "optimizer": {"state": {0: {"momentum_buffer": rng.standard_normal((2, 3))},
+                                1: {"step": np.array(4.0)}},
+                      "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0, 1]}]},
+        "epoch": 3, "loss": float("nan"), "name": "größe", "none": None, "flag": True,
+        "scalar": np.float32(0.5),                     # NumPy scalars come back as Python numbers
+        "tensor": sn.tensor([1.0, 2.0]),
+        "marker_like": {"__array__": "not a reference"},   # a user dict that looks like a marker
+        "empty": {}, "nested_list": [[1, 2], (3, np.arange(2))],
+        "mixed_keys": {1: "a", "1": "b", None: "c"},
+    }
+    path = tmp_path / "ckpt.npz"
+    sn.save(obj, path)
+    back = sn.load(path)
+    assert list(back) == list(obj)
+    np.testing.assert_array_equal(back["model"]["weight"], layer.weight.data)
+    assert list(back["optimizer"]["state"]) == [0, 1]                # int keys survive
+    np.testing.assert_array_equal(back["optimizer"]["state"][0]["momentum_buffer"],
+                                  obj["optimizer"]["state"][0]["momentum_buffer"])
+    assert back["optimizer"]["state"][1]["step"].shape == ()
+    assert back["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)   # a tuple again
+    assert back["epoch"] == 3 and np.isnan(back["loss"]) and back["name"] == "größe"
+    assert back["none"] is None and back["flag"] is True
+    assert back["scalar"] == 0.5 and type(back["scalar"]) is float
+    assert isinstance(back["tensor"], np.ndarray)
+    assert back["marker_like"] == {"__array__": "not a reference"}
+    assert back["empty"] == {}
+    assert back["nested_list"][0] == [1, 2] and isinstance(back["nested_list"][1], tuple)
+    np.testing.assert_array_equal(back["nested_list"][1][1], np.arange(2))
+    assert back["mixed_keys"] == {1: "a", "1": "b", None: "c"}
+    # the arrays are plain members named by their dotted path: np.load and io.load read them
+    with np.load(path, allow_pickle=False) as npz:
+        assert "model.weight" in npz.files and "optimizer.state.0.momentum_buffer" in npz.files
+    assert list(io.strip_prefix(io.load(path), "model.")) == ["weight", "bias"]
+
+
+def test_nested_save_names_colliding_paths_apart_and_refuses_what_it_cannot_hold(tmp_path):
+    obj = {"a.b": np.zeros(1), "a": {"b": np.ones(1)}, "__meta__": np.full(1, 2.0)}
+    sn.save(obj, tmp_path / "c.npz")
+    back = sn.load(tmp_path / "c.npz")
+    assert back["a.b"][0] == 0 and back["a"]["b"][0] == 1 and back["__meta__"][0] == 2
+    with pytest.raises(TypeError, match=r"x\.npz.*'?s'? is a set"):
+        sn.save({"s": {1, 2}}, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match=r"o is an object array"):
+        sn.save({"o": np.array([None], dtype=object)}, tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_load_nested_of_a_flat_file_is_its_state_dict(tmp_path):
+    io.save({"w": np.arange(3)}, tmp_path / "w.npz", meta={"epoch": 2})
+    back = sn.load(tmp_path / "w.npz")
+    assert isinstance(back, io.StateDict) and back.meta == {"epoch": 2}
+    np.testing.assert_array_equal(back["w"], np.arange(3))
+
+
+def test_saving_over_a_symlink_keeps_the_link_and_the_files_mode(tmp_path):
+    target = tmp_path / "store" / "real.npz"
+    target.parent.mkdir()
+    io.save({"w": np.zeros(2)}, target)
+    target.chmod(0o640)
+    link = tmp_path / "last.npz"
+    link.symlink_to(target)
+    sn.save({"w": np.ones(2), "epoch": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert (target.stat().st_mode & 0o777) == 0o640
+    assert sn.load(link)["epoch"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["last.npz", "store"]      # no temporary left
+    assert os.listdir(target.parent) == ["real.npz"]

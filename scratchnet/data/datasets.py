@@ -15,6 +15,15 @@ import numpy as np
 from .mnist import mnist_5k_split
 
 
+class DataError(ValueError):
+    """A data set that cannot be used: missing, unreadable or malformed files, or data that
+    does not fit the model. The message names the file or folder and what was expected."""
+
+
+class DataFileNotFound(DataError, FileNotFoundError):
+    """A data folder without the files a reader expects."""
+
+
 class Dataset:
     """Map-style data set: ``len(ds)`` samples, ``ds[i]`` -> (input, target).
 
@@ -99,18 +108,25 @@ def _read_bytes(path):
         with opener(path, "rb") as f:
             return f.read()
     except (OSError, EOFError) as err:
-        raise ValueError(f"cannot read {path}: {err}") from None
+        raise DataError(f"cannot read {path}: {err}") from None
 
 
 def _find(directory, names, what):
-    """The first of ``names`` (tried plain and .gz) in ``directory``, or a FileNotFoundError
-    saying which files were expected."""
+    """The first of ``names`` (tried plain and .gz) in ``directory``, or a DataFileNotFound
+    saying which files were expected (a DataError when the folder cannot be listed)."""
+    try:
+        present = set(os.listdir(directory))
+    except FileNotFoundError:
+        present = set()
+    except OSError as err:
+        raise DataError(f"{what}: cannot read the folder {directory}: "
+                        f"{err.strerror or err}") from None
     for name in names:
         for candidate in (name, name + ".gz"):
             path = os.path.join(directory, candidate)
-            if os.path.isfile(path):
+            if candidate in present and os.path.isfile(path):
                 return path
-    raise FileNotFoundError(f"{what}: no {names[0]} (or {names[0]}.gz) in {directory}")
+    raise DataFileNotFound(f"{what}: no {names[0]} (or {names[0]}.gz) in {directory}")
 
 
 def read_idx(path, ndim):
@@ -120,16 +136,16 @@ def read_idx(path, ndim):
     raw = _read_bytes(path)
     header = 4 * (1 + ndim)
     if len(raw) < header:
-        raise ValueError(f"{path}: {len(raw)} bytes, too short for an IDX header")
+        raise DataError(f"{path}: {len(raw)} bytes, too short for an IDX header")
     magic = int.from_bytes(raw[:4], "big")
     if magic != 0x800 + ndim:
-        raise ValueError(f"{path}: magic number {magic:#010x}, expected {0x800 + ndim:#010x} "
-                         f"(an IDX file of unsigned bytes with {ndim} dimensions)")
+        raise DataError(f"{path}: magic number {magic:#010x}, expected {0x800 + ndim:#010x} "
+                        f"(an IDX file of unsigned bytes with {ndim} dimensions)")
     shape = tuple(int(s) for s in np.frombuffer(raw, ">i4", ndim, offset=4))
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
-        raise ValueError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} "
-                         "(truncated or corrupt download?)")
+        raise DataError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} "
+                        "(truncated or corrupt download?)")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
@@ -141,15 +157,18 @@ def mnist(root, train=True, transform=None):
             os.path.isdir(os.path.join(root, "MNIST", "raw")):
         directory = os.path.join(root, "MNIST", "raw")
     prefix = "train" if train else "t10k"
-    images = read_idx(_find(directory, [f"{prefix}-images-idx3-ubyte",
-                                        f"{prefix}-images.idx3-ubyte"], "MNIST"), 3)
+    images_path = _find(directory, [f"{prefix}-images-idx3-ubyte",
+                                    f"{prefix}-images.idx3-ubyte"], "MNIST")
+    images = read_idx(images_path, 3)
+    if len(images) == 0:
+        raise DataError(f"{images_path}: holds 0 images")
     labels = read_idx(_find(directory, [f"{prefix}-labels-idx1-ubyte",
                                         f"{prefix}-labels.idx1-ubyte"], "MNIST"), 1)
     if len(images) != len(labels):
-        raise ValueError(f"MNIST in {directory}: {len(images)} {prefix} images but "
-                         f"{len(labels)} labels")
+        raise DataError(f"MNIST in {directory}: {len(images)} {prefix} images but "
+                        f"{len(labels)} labels")
     if labels.max(initial=0) > 9:
-        raise ValueError(f"MNIST in {directory}: label {labels.max()} outside 0-9")
+        raise DataError(f"MNIST in {directory}: label {labels.max()} outside 0-9")
     return ImageDataset(images[:, None], labels, transform, MNIST_CLASSES)
 
 
@@ -169,12 +188,12 @@ def cifar10(root, train=True, transform=None):
         path = _find(directory, [name], "CIFAR-10 (binary version, cifar-10-batches-bin)")
         raw = _read_bytes(path)
         if len(raw) == 0 or len(raw) % CIFAR10_RECORD:
-            raise ValueError(f"{path}: {len(raw)} bytes, expected a multiple of "
-                             f"{CIFAR10_RECORD} (records of 1 label + 3x32x32 pixels)")
+            raise DataError(f"{path}: {len(raw)} bytes, expected a multiple of "
+                            f"{CIFAR10_RECORD} (records of 1 label + 3x32x32 pixels)")
         records = np.frombuffer(raw, np.uint8).reshape(-1, CIFAR10_RECORD)
         if records[:, 0].max() > 9:
-            raise ValueError(f"{path}: label {records[:, 0].max()} outside 0-9; is this the "
-                             "binary CIFAR-10 (not CIFAR-100)?")
+            raise DataError(f"{path}: label {records[:, 0].max()} outside 0-9; is this the "
+                            "binary CIFAR-10 (not CIFAR-100)?")
         labels.append(records[:, 0])
         images.append(records[:, 1:].reshape(-1, 3, 32, 32))   # channel-major, row-major
     return ImageDataset(np.concatenate(images), np.concatenate(labels), transform,

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from . import transforms as T
-from .datasets import bundled_mnist, cifar10, mnist, synthetic
+from .datasets import DataError, bundled_mnist, cifar10, mnist, synthetic
 
 # name -> (channels, size, mean, std); mean/std are the usual per-channel figures of the
 # full training sets (MNIST's 0.1307/0.3081, CIFAR-10's from its 50,000 images).
@@ -29,7 +29,7 @@ DATASETS = {
 MAX_PAD = 4
 
 
-class DataConfigError(ValueError):
+class DataConfigError(DataError):
     """A data set that is unknown, missing, or does not fit the model (a user error)."""
 
 
@@ -92,15 +92,33 @@ def augmentations(name, images, size, channels):
         return []
     if name == "mnist":
         return [T.RandomCrop(size, padding=2)]
-    steps = [T.RandomCrop(size, padding=max(1, size // 8)), T.RandomHorizontalFlip()]
+    steps = [T.RandomCrop(size, padding=max(1, min(size) // 8)), T.RandomHorizontalFlip()]
     if images.shape[1] == 3 and channels == 3:
         sample = images[np.random.default_rng(0).permutation(len(images))[:5000]]
         steps.append(T.PCALighting.from_images(sample))
     return steps
 
 
-def build(name, input_size, data_dir=None, resize=None, augment=True):
-    """(train, held_out) datasets with their transforms set, ready for a DataLoader."""
+def check_batch_fits(resize, channels, batch_size):
+    """A DataConfigError, naming the bytes, when one batch of ``batch_size`` images resized to
+    ``resize`` x ``resize`` (float32, ``channels`` deep) exceeds this machine's memory."""
+    need = batch_size * channels * resize * resize * 4
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):   # no sysconf (Windows): nothing to check
+        return
+    if need > have:
+        raise DataConfigError(
+            f"--resize {resize}: one batch of {batch_size} images of {channels}x{resize}x"
+            f"{resize} float32 takes {need:,} bytes, more than the {have:,} bytes of memory "
+            "of this machine")
+
+
+def build(name, input_size, data_dir=None, resize=None, augment=True, batch_size=1):
+    """(train, held_out) datasets with their transforms set, ready for a DataLoader; with
+    ``resize``, batches of ``batch_size`` must fit in memory (``check_batch_fits``)."""
+    if resize is not None:
+        check_batch_fits(resize, input_size[0], batch_size)
     train, held_out = load_datasets(name, data_dir)
     fit, normalize = fit_transforms(name, train.image_size, input_size, resize)
     if resize is not None:

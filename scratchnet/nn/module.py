@@ -245,11 +245,16 @@ class Module:
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
+        not_arrays = [k for k in own if k in state_dict and not _is_array(state_dict[k])]
         mismatched = [f"{k}: checkpoint {tuple(_array(state_dict[k]).shape)}, model "
-                      f"{tuple(own[k].shape)}" for k in own
-                      if k in state_dict and tuple(_array(state_dict[k]).shape) != own[k].shape]
-        if mismatched or (strict and (missing or unexpected)):
+                      f"{tuple(own[k].shape)}" for k in own if k in state_dict
+                      and k not in not_arrays
+                      and tuple(_array(state_dict[k]).shape) != own[k].shape]
+        if not_arrays or mismatched or (strict and (missing or unexpected)):
             lines = [f"Error(s) in loading state_dict for {type(self).__name__}:"]
+            lines += [f"  While copying the parameter named \"{k}\", expected an array or "
+                      f"Tensor from checkpoint but received {type(state_dict[k])}"
+                      for k in not_arrays]
             if missing:
                 lines.append("  missing keys: " + ", ".join(missing))
             if unexpected:
@@ -282,6 +287,11 @@ class Module:
 def _array(value):
     """The raw array behind a Tensor, or the array itself."""
     return value.data if isinstance(value, Tensor) else value
+
+
+def _is_array(value):
+    """A NumPy or CuPy array (or scalar), or a Tensor: what a state_dict entry may be."""
+    return isinstance(value, (Tensor, np.ndarray, np.generic)) or backend.is_cupy(value)
 
 
 class _Handle:

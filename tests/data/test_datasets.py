@@ -1,32 +1,13 @@
 """Data set readers: IDX and CIFAR-10 bytes written by hand, the bundled split, synthetic data."""
-import gzip
 import os
 
 import numpy as np
 import pytest
 
 from scratchnet.data import bundled_mnist, cifar10, mnist, mnist_5k_split, read_idx, synthetic
-
-
-def _idx_bytes(array):
-    # magic: two zero bytes, 0x08 (unsigned byte), number of dimensions; then big-endian sizes
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(s.to_bytes(4, "big") for s in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def _write_mnist(root, n_train=6, n_test=4, gz=False):
-    rng = np.random.default_rng(0)
-    data = {}
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        labels = rng.integers(0, 10, n, dtype=np.uint8)
-        data[prefix] = images, labels
-        for kind, array, d in (("images", images, 3), ("labels", labels, 1)):
-            name = os.path.join(root, f"{prefix}-{kind}-idx{d}-ubyte")
-            opener = gzip.open if gz else open
-            with opener(name + (".gz" if gz else ""), "wb") as f:
-                f.write(_idx_bytes(array))
-    return data
+from tests.data.files import idx_bytes as _idx_bytes
+from tests.data.files import write_cifar10 as _write_cifar
+from tests.data.files import write_mnist as _write_mnist
 
 
 def test_read_idx_roundtrip(tmp_path):
@@ -64,20 +45,6 @@ def test_full_mnist_missing_file_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"MNIST: no t10k-labels-idx1-ubyte \(or "
                                                 r"t10k-labels-idx1-ubyte.gz\) in "):
         mnist(str(tmp_path), train=False)
-
-
-def _write_cifar(directory, n=3):
-    os.makedirs(directory)
-    rng = np.random.default_rng(1)
-    written = {}
-    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
-        labels = rng.integers(0, 10, n, dtype=np.uint8)
-        pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        records = np.concatenate([labels[:, None], pixels], axis=1)  # (n, 3073)
-        with open(os.path.join(directory, name), "wb") as f:
-            f.write(records.tobytes())
-        written[name] = labels, pixels
-    return written
 
 
 def test_cifar10_binary_layout(tmp_path):

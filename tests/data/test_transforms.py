@@ -37,7 +37,7 @@ def test_random_crop_with_padding_covers_every_shift():
     img = _img(1, 3, 3) + 1.0                                       # no zeros inside
     crop = T.RandomCrop(3, padding=1)
     padded = np.pad(img, ((0, 0), (1, 1), (1, 1)))
-    windows = {(t, l): padded[:, t:t + 3, l:l + 3] for t in range(3) for l in range(3)}
+    windows = {(t, s): padded[:, t:t + 3, s:s + 3] for t in range(3) for s in range(3)}
     rng = np.random.default_rng(0)
     seen = {}
     for _ in range(450):

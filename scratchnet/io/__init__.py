@@ -1,39 +1,45 @@
-"""Saving and loading state_dicts as ``.npz`` files, and reading PyTorch checkpoints.
+"""Saving and loading state as ``.npz`` files, and reading PyTorch checkpoints.
 
-The format is NumPy's ``.npz`` (a zip of ``.npy`` files), readable without scratchnet:
+The format is NumPy's ``.npz`` (a zip of uncompressed ``.npy`` files), readable without
+scratchnet (``np.load(path)``):
 
-    key                  one array per state_dict entry, named by its dotted key
+    key                  one array per entry, named by its dotted key
                          (``layer1.0.conv1.weight``), any dtype but object
-    __meta__             optional: UTF-8 JSON as a 1-D uint8 array, for state that is not an
-                         array (epoch, learning rate, RNG state, optimizer hyper-parameters)
+    __meta__             optional: UTF-8 JSON as a 1-D uint8 array, for what is not an array
 
-Files are read with ``allow_pickle=False``: an object array is refused, never unpickled, so
-loading a file cannot run code. ``save`` writes a temporary file beside the target, syncs it
-to disk and renames it over the target, so a crash leaves either the old file or the new
-one, never half a file.
+Two pairs of functions write and read it:
 
-``load`` returns a ``StateDict``: an ordered dict of key -> NumPy array with the JSON under
-``.meta``, so ``model.load_state_dict(load(path))`` works directly. A training checkpoint
-keeps several state_dicts in one file under prefixes:
+    save(state_dict, path, meta=None) / load(path)
+        a flat state_dict (key -> array) and optional JSON ``meta``; ``load`` returns a
+        ``StateDict`` (an ordered dict with ``.meta``), so
+        ``model.load_state_dict(load(path))`` works directly.
+    save_nested(obj, path) / load_nested(path)      (also ``scratchnet.save``/``load``)
+        any nesting of dicts, lists and tuples of arrays, Tensors, numbers, strings and None
+        (a training checkpoint: state_dicts, optimizer state, epoch, metrics) comes back as
+        it went in. ``__meta__`` holds ``{"__tree__": T}``, the object with each array
+        replaced by a reference to its member (``scratchnet.io._tree`` has the encoding).
 
-    save({**add_prefix(model.state_dict(), "model."),
-          **add_prefix(optimizer_arrays, "optimizer.")}, path, meta={"epoch": 3, ...})
-    ckpt = load(path)
-    model.load_state_dict(strip_prefix(ckpt, "model."))
+Nothing is ever unpickled: an object array is refused. Every write goes to a temporary file
+beside the target, is fsync'ed and renamed over it, so a crash leaves either the old file or
+the new one, never half a file (a symlinked target stays a symlink, and a replaced file keeps
+its permission bits). Reading checks each member's header before allocating its array and
+the zip's checksums while reading; anything wrong inside a file raises ``LoadError`` (a
+ValueError) naming it.
 """
 import json
 import os
-import secrets
-import zipfile
-import zlib
 from collections import OrderedDict
 
 import numpy as np
 
-from . import backend
-from .tensor import Tensor
+from . import _npz, _tree
+from ._npz import LoadError
 
 META_KEY = "__meta__"
+TREE_KEY = "__tree__"
+
+__all__ = ["LoadError", "StateDict", "add_prefix", "from_torch", "load", "load_nested", "save",
+           "save_nested", "strip_prefix"]
 
 
 class StateDict(OrderedDict):
@@ -50,64 +56,60 @@ def save(state_dict, path, meta=None):
 
     ``meta`` is any JSON-serialisable value (usually a dict); when it is None and
     ``state_dict`` came from ``load`` (a ``StateDict``), its ``.meta`` is written again.
-    The path is used as given: no ``.npz`` is appended. The write is atomic: a temporary
-    file in the same directory is written, flushed, fsync'ed and renamed over ``path``.
+    The path is used as given: no ``.npz`` is appended. The write is atomic.
     """
     path = os.fspath(path)
     arrays = _to_numpy_arrays(state_dict, path)
     if meta is None:
         meta = getattr(state_dict, "meta", None) or None
     if meta is not None:
-        try:
-            text = json.dumps(meta)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"save({path!r}): meta must be JSON-serialisable: {err}") from None
-        arrays[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-
-    directory, name = os.path.split(os.path.abspath(path))
-    # O_EXCL: the name is ours alone; mode 0o666 lets the umask decide, as for open(path, "w")
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)  # makes the rename itself survive a power cut
+        arrays[META_KEY] = _encode_json(meta, path, "meta")
+    _npz.write_atomic(path, arrays)
 
 
 def load(path):
     """Read a file written by ``save`` (or any ``.npz`` of plain arrays) into a ``StateDict``.
 
-    Keys keep the file's order. Raises ValueError naming the file when it is truncated or
-    corrupt, or when an entry is an object array (never unpickled).
+    Keys keep the file's order. A missing file raises FileNotFoundError; a truncated or
+    corrupt one, or one holding an object array (never unpickled), raises LoadError.
+    """
+    path = os.fspath(path)
+    arrays = _npz.read(path)
+    state = StateDict(arrays)
+    if META_KEY in state:
+        state.meta = _decode_json(state.pop(META_KEY), path)
+    return state
+
+
+def save_nested(obj, path):
+    """Write ``obj`` (dicts, lists and tuples of arrays, Tensors, numbers, strings, None,
+    nested as deep as needed) to ``path``, atomically; ``load_nested`` gives it back.
+
+    Arrays become members named by their dotted path (``model.fc.weight``), so the file also
+    reads with ``np.load`` and ``load``. Tuples and non-string dict keys survive; NumPy
+    scalars come back as Python numbers, CuPy arrays and Tensors as NumPy arrays.
     """
     path = os.fspath(path)
     try:
-        npz = np.load(path, allow_pickle=False)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        raise _corrupt(path, err) from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy: one array, no keys
-        raise ValueError(f"load({path!r}): expected an .npz archive of named arrays, found a "
-                         f"single .npy array of shape {npz.shape}")
-    with npz:
-        state = StateDict()
-        for key in npz.files:
-            array = _read_entry(npz, key, path)
-            if key == META_KEY:
-                state.meta = _decode_meta(array, path)
-            else:
-                state[key] = array
-    return state
+        tree, arrays = _tree.flatten(obj, reserved=(META_KEY,))
+    except TypeError as err:
+        raise TypeError(f"save({path!r}): {err}") from None
+    arrays[META_KEY] = _encode_json({TREE_KEY: tree}, path, "the object")
+    _npz.write_atomic(path, arrays)
+
+
+def load_nested(path):
+    """The object ``save_nested`` wrote to ``path``. A file written by ``save`` (a flat
+    state_dict) is returned as ``load`` returns it. Errors as ``load``."""
+    path = os.fspath(path)
+    state = load(path)
+    meta = state.meta
+    if not (isinstance(meta, dict) and list(meta) == [TREE_KEY]):
+        return state
+    try:
+        return _tree.unflatten(meta[TREE_KEY], state, path)
+    except RecursionError as err:   # a hand-edited structure nested thousands deep
+        raise _npz.corrupt(path, err) from None
 
 
 def from_torch(path_or_state_dict):
@@ -163,7 +165,7 @@ def _to_numpy_arrays(state_dict, path):
             raise TypeError(f"save({path!r}): keys must be non-empty strings, got {key!r}")
         if key == META_KEY:
             raise ValueError(f"save({path!r}): the key {META_KEY!r} is reserved for meta")
-        array = _numpy_of(value)
+        array = _tree.as_numpy(value)
         if array is None:
             raise TypeError(f"save({path!r}): entry {key!r} is a {type(value).__name__}; "
                             "expected a NumPy/CuPy array or a Tensor (put other values in meta)")
@@ -174,66 +176,22 @@ def _to_numpy_arrays(state_dict, path):
     return arrays
 
 
-def _write_npz(f, arrays):
-    """What ``np.savez`` writes, without its keyword arguments: a key may be named ``file``."""
-    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for key, array in arrays.items():
-            with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, array, allow_pickle=False)
-
-
-def _numpy_of(value):
-    if isinstance(value, Tensor):
-        value = value.data
-    if isinstance(value, (np.ndarray, np.generic)) or backend.is_cupy(value):
-        return backend.to_numpy(value)
-    if type(value).__module__.split(".")[0] == "torch":  # a torch.Tensor, without importing torch
-        return value.detach().cpu().numpy()
-    return None
-
-
-def _read_entry(npz, key, path):
+def _encode_json(value, path, what):
     try:
-        array = npz[key]
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise ValueError(f"load({path!r}): entry {key!r} is an object array; refusing to "
-                             "unpickle it (files are read with allow_pickle=False)") from None
-        raise _corrupt(path, err) from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise _corrupt(path, err) from None
-    if not isinstance(array, np.ndarray):  # a zip member that is not an .npy file
-        raise ValueError(f"load({path!r}): entry {key!r} is not a NumPy array; is this a "
-                         "scratchnet .npz file? (a PyTorch .pt file is read by from_torch)")
-    return array
+        text = json.dumps(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"save({path!r}): {what} must be JSON-serialisable: {err}") from None
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
-def _decode_meta(array, path):
+def _decode_json(array, path):
     if array.dtype != np.uint8 or array.ndim != 1:
-        raise ValueError(f"load({path!r}): {META_KEY!r} must be a 1-D uint8 array of UTF-8 "
-                         f"JSON, got {array.dtype} of shape {array.shape}")
+        raise LoadError(f"load({path!r}): {META_KEY!r} must be a 1-D uint8 array of UTF-8 "
+                        f"JSON, got {array.dtype} of shape {array.shape}")
     try:
         return json.loads(array.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _corrupt(path, err) from None
-
-
-def _corrupt(path, err):
-    return ValueError(f"load({path!r}): the file is truncated or corrupt, or not an .npz "
-                      f"archive ({type(err).__name__}: {err})")
-
-
-def _fsync_directory(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows cannot open a directory; the rename is already durable there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise _npz.corrupt(path, err) from None
 
 
 def _flatten_torch(obj, prefix, state, torch):

@@ -1,0 +1,32 @@
+"""Training as a library: the loop behind ``scratchnet train``, without the command line.
+
+    from scratchnet import models, train
+    from scratchnet.data import pipeline
+
+    config = train.resolve_config("lenet5", {"epochs": 2})
+    train_set, held_out = pipeline.build(config["dataset"], (1, 32, 32))
+    model = models.get_model("lenet5")
+    trainer = train.Trainer(model, config, train_set, held_out,
+                            callbacks=[train.Checkpointer("runs/demo", "lenet5")])
+    history = trainer.fit()      # one record per epoch; nothing is printed
+
+    recipes.py      RECIPES, resolve_config, the optimizer and schedule a config builds
+    trainer.py      Trainer, Callback, evaluate
+    checkpoint.py   Checkpointer (last.npz, best.npz), load_checkpoint, restore, load_model
+    rundir.py       RunDirectory: the output folder, locked for one run
+    errors.py       what stops a run: TrainError, CheckpointError, DivergedError, ...
+"""
+from .checkpoint import (Checkpointer, ThreadCountWarning, load_checkpoint, load_model,
+                         restore, thread_count)
+from .errors import (CheckpointError, CheckpointWriteError, DivergedError, Interrupted,
+                     TrainError)
+from .recipes import (ADAM_LR, DEFAULT_RECIPE, HYPER, OPTIMIZERS, RECIPES, SCHEDULERS,
+                      make_optimizer, make_scheduler, resolve_config)
+from .rundir import RunDirectory
+from .trainer import Callback, Trainer, evaluate
+
+__all__ = ["ADAM_LR", "Callback", "CheckpointError", "CheckpointWriteError", "Checkpointer",
+           "DEFAULT_RECIPE", "DivergedError", "HYPER", "Interrupted", "OPTIMIZERS", "RECIPES",
+           "RunDirectory", "SCHEDULERS", "ThreadCountWarning", "Trainer", "TrainError",
+           "evaluate", "load_checkpoint", "load_model", "make_optimizer", "make_scheduler",
+           "resolve_config", "restore", "thread_count"]
