@@ -44,12 +44,16 @@ def one_per_input(fn, grads):
                        "is needed")
 
 
-def checked_gradient(fn, i, x, g):
-    """The gradient ``g`` that ``fn.backward`` returned for input ``i`` (``x``, a leaf Tensor
-    or an Edge) when its array type, shape or dtype differ from the input's: a NumPy scalar
-    becomes a 0-d array and another float precision is cast (as torch casts); anything
-    else is an error naming the Function and the input."""
+def checked_gradient(fn, grads, x, g):
+    """The gradient ``g`` among ``grads`` (what ``fn.backward`` returned) for the input ``x``
+    (a leaf Tensor, an Edge, or None for a missing input) when its array type, shape or
+    dtype differ from the input's: a NumPy scalar becomes a 0-d array and another float
+    precision is cast (as torch casts); anything else is an error naming the Function and
+    the input's index."""
+    i = next(k for k, (a, b) in enumerate(zip(fn.inputs, grads)) if a is x and b is g)
     where = f"{type(fn).__name__}.backward returned"
+    if x is None:
+        raise RuntimeError(f"{where} a gradient for input {i}, which was None")
     if isinstance(g, np.generic):
         g = np.asarray(g)
     if not _is_array(g):

@@ -190,12 +190,6 @@ def _signature(array):
     return type(array), array.shape, array.dtype
 
 
-def _matches(gradient, signature):
-    """True in the common case, at the cost of three comparisons."""
-    kind, shape, dtype = signature
-    return type(gradient) is kind and gradient.shape == shape and gradient.dtype == dtype
-
-
 class AccumulateGrad:
     """The node torch's ``next_functions`` shows for a leaf that requires grad: it stands for
     adding the incoming gradient into ``variable.grad`` (scratchnet's engine does that step
@@ -282,14 +276,14 @@ def run_backward(root, grad, retain_graph=False):
             input_grads = (input_grads,)
         if len(input_grads) != len(fn.inputs):
             input_grads = one_per_input(fn, input_grads)
-        for i, (x, gx) in enumerate(zip(fn.inputs, input_grads)):
+        for x, gx in zip(fn.inputs, input_grads):
             if gx is None or x is None or not x.requires_grad:
                 if x is None and gx is not None:
-                    raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient for "
-                                       f"input {i}, which was None")
+                    checked_gradient(fn, input_grads, x, gx)  # raises: no input to take it
                 continue
-            if not _matches(gx, x.signature if type(x) is Edge else _signature(x.data)):
-                gx = checked_gradient(fn, i, x, gx)
+            kind, shape, dtype = x.signature if type(x) is Edge else _signature(x.data)
+            if type(gx) is not kind or gx.shape != shape or gx.dtype != dtype:
+                gx = checked_gradient(fn, input_grads, x, gx)  # the rare case: cast or raise
             send(x, gx)
         for observe in backward_observers:
             observe(fn, grads, input_grads, seconds)

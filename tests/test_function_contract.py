@@ -77,7 +77,7 @@ def test_a_wrong_number_of_gradients_raises_as_torch(make, count):
 
 
 def test_extra_nones_after_the_last_input_are_dropped_as_torch():
-    make = lambda gy, a, b: (gy * b, gy * a, None)  # noqa: E731
+    make = lambda gy, a, b: (gy * b, gy * a, None)
     x, y = _backward(make)
     tx, ty = _torch_backward(make)
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
@@ -104,20 +104,20 @@ def test_a_gradient_of_the_wrong_shape_raises_at_once_naming_function_and_input(
 def test_a_broadcastable_gradient_is_refused_where_torch_sums_it():
     """A difference from torch (README): torch sums a gradient of shape (2, 3) down to an
     input of shape (3,); scratchnet asks the backward to do it (unbroadcast)."""
-    make = lambda gy, a, b: (gy * b, (gy * a).expand(2, 3) if torch.is_tensor(gy)  # noqa: E731
+    make = lambda gy, a, b: (gy * b, (gy * a).expand(2, 3) if torch.is_tensor(gy)
                              else np.broadcast_to(gy * a, (2, 3)))
-    tx, ty = _torch_backward(make)
+    _, ty = _torch_backward(make)
     assert ty.grad.tolist() == [2.0, 4.0, 6.0]
     with pytest.raises(RuntimeError, match=r"shape \(2, 3\) for input 1, which has shape"):
         _backward(make)
 
 
 def test_another_float_precision_is_cast_to_the_inputs_as_torch():
-    make = lambda gy, a, b: (gy * b, (gy * a).astype(np.float64)  # noqa: E731
+    make = lambda gy, a, b: (gy * b, (gy * a).astype(np.float64)
                              if isinstance(gy, np.ndarray) else (gy * a).double())
     x, y = _backward(make, dtype=np.float32)
     assert x.grad.dtype == y.grad.dtype == np.float32
-    tx, ty = _torch_backward(make, torch.float32)
+    _, ty = _torch_backward(make, torch.float32)
     assert ty.grad.dtype == torch.float32
     np.testing.assert_array_equal(y.grad.numpy(), ty.grad.numpy())
 
