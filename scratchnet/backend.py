@@ -13,7 +13,11 @@ _default_device = "cpu"
 
 def is_cupy(array):
     """True for a CuPy array, checked by type so that CuPy is never imported to answer."""
-    return type(array).__module__.split(".")[0] == "cupy"
+    return is_cupy_type(type(array))
+
+
+def is_cupy_type(array_type):
+    return array_type.__module__.split(".")[0] == "cupy"
 
 
 def get_array_module(*arrays):
@@ -97,12 +101,9 @@ def to_numpy(array):
 
 def show_config():
     """One line per piece of the backend, for bug reports."""
-    lines = [f"numpy {np.__version__}"]
-    try:
-        import numba
-        lines.append(f"numba {numba.__version__}")
-    except ImportError:
-        lines.append("numba: not installed (kernels run their NumPy references)")
+    import numba  # a dependency of scratchnet's kernels, imported with them
+
+    lines = [f"numpy {np.__version__}", f"numba {numba.__version__}"]
     cupy, why = _import_cupy()
     lines.append(f"cupy {cupy.__version__}" if cupy is not None else f"cuda: {why}")
     lines.append(f"default device: {_default_device}")

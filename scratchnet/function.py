@@ -7,14 +7,23 @@ outputs, and (when grad mode is on and some input requires grad) record the grap
 
     x ──► [Function] ──► y          forward: y = f(x)
     x.grad ◄── backward(gy)         backward: gx = gy · ∂f/∂x  (the local chain rule)
+
+The engine holds every Function to that contract at the moment it is broken, with an error
+naming the Function and the input (as Chainer and torch do): forward returns arrays; backward
+returns one gradient per input (None where no gradient is needed), each an array of its
+input's shape and device. A gradient in another float precision is cast to its input's, as
+torch does; any other dtype is an error.
 """
 import heapq
 import itertools
 import time
 import weakref
 
+import numpy as np
+
 from . import backend
-from .tensor import Tensor, run_hooks
+from ._contract import checked_gradient, checked_output, one_per_input
+from .tensor import Tensor, post_hooked_leaves, run_hooks
 
 
 class _GradMode:
@@ -58,6 +67,16 @@ class enable_grad(_SetGradMode):
         super().__init__(True)
 
 
+# Callables ``observer(fn, inputs, outputs)`` run after each Function's forward, with the
+# tensors it was called with (None for a missing input) and the tuple of output tensors;
+# scratchnet.summary adds one to follow receptive fields through every op.
+forward_observers = []
+
+# Callables ``observer(fn, grad_outputs, grad_inputs, seconds)`` run after each Function's
+# backward; scratchnet.viz.trace_backward adds one to record the order backprop ran in.
+backward_observers = []
+
+
 class Function:
     """Base class of every differentiable op.
 
@@ -65,6 +84,11 @@ class Function:
       ``needs_input_grad``: a bool per input, so backward skips gradients nobody reads.
       ``saved_tensors``: the arrays passed to ``save_for_backward``; freed after backward
       unless ``retain_graph=True``.
+
+    Arrays that backward needs go through ``save_for_backward`` and nowhere else, so that
+    ``release()`` frees them; plain values (shapes, dtypes, numbers) may sit on ``self``.
+    Once the graph is recorded, ``inputs`` holds per input None, the leaf Tensor, or an
+    ``Edge`` to the Function that made it; ``next_functions`` shows it as torch does.
     """
 
     generation = 0  # longest path from a leaf; backward visits high generations first
@@ -80,7 +104,8 @@ class Function:
                                       for t in inputs)
         outputs = self.forward(*(None if t is None else t.data for t in inputs))
         single = not isinstance(outputs, tuple)
-        outputs = tuple(Tensor(y) for y in ((outputs,) if single else outputs))
+        outputs = tuple(Tensor(y if type(y) is np.ndarray else checked_output(self, k, y))
+                        for k, y in enumerate((outputs,) if single else outputs))
         if record:
             # leaves (parameters, constants) are kept; a non-leaf input is kept only as an edge
             # to its grad_fn, so its array is freed as soon as nothing else needs it
@@ -94,6 +119,8 @@ class Function:
                     y.requires_grad, y.grad_fn, y._output_index = True, self, i
         else:
             self._saved = ()  # nothing will call backward: drop saved arrays now
+        for observe in forward_observers:
+            observe(self, inputs, outputs)
         return outputs[0] if single else outputs
 
     def forward(self, *arrays):
@@ -114,6 +141,14 @@ class Function:
                 "retain_graph=True to the first backward() to keep them")
         return self._saved
 
+    @property
+    def next_functions(self):
+        """Where backward sends each input's gradient, as torch's ``grad_fn.next_functions``:
+        per input a pair (node, output index), the node being the Function that made the
+        input, an ``AccumulateGrad`` whose ``variable`` is the input for a leaf that
+        requires grad, or None for a constant or a missing input."""
+        return tuple(_next_function(x) for x in getattr(self, "inputs", ()))
+
     def output_hooks(self, index):
         """The list of hooks on output ``index`` (created on first use)."""
         if self._output_hooks is None:
@@ -128,14 +163,57 @@ class Function:
 
 class Edge:
     """What backward needs of a non-leaf input: the Function that made it (and which of its
-    outputs it is), its shape and dtype; not its data."""
+    outputs it is), and the signature (array type, shape, dtype) of its data; not the data."""
 
-    __slots__ = ("grad_fn", "_output_index", "shape", "dtype", "device")
+    __slots__ = ("_output_index", "grad_fn", "signature")
     requires_grad, is_leaf = True, False
 
     def __init__(self, tensor):
         self.grad_fn, self._output_index = tensor.grad_fn, tensor._output_index
-        self.shape, self.dtype, self.device = tensor.shape, tensor.dtype, tensor.device
+        self.signature = _signature(tensor.data)
+
+    @property
+    def shape(self):
+        return tuple(self.signature[1])
+
+    @property
+    def dtype(self):
+        return self.signature[2]
+
+    @property
+    def device(self):
+        return "cuda" if backend.is_cupy_type(self.signature[0]) else "cpu"
+
+
+def _signature(array):
+    """What a gradient must share with its input: array type (the device), shape, dtype."""
+    return type(array), array.shape, array.dtype
+
+
+class AccumulateGrad:
+    """The node torch's ``next_functions`` shows for a leaf that requires grad: it stands for
+    adding the incoming gradient into ``variable.grad`` (scratchnet's engine does that step
+    itself). A leaf has one while anything refers to it, as in torch."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return f"<AccumulateGrad for a leaf of shape {self.variable.shape}>"
+
+
+def _next_function(x):
+    if x is None or not x.requires_grad:
+        return None, 0
+    if x.grad_fn is not None:
+        return x.grad_fn, x._output_index
+    node = x._grad_accumulator and x._grad_accumulator()
+    if node is None:
+        node = AccumulateGrad(x)
+        x._grad_accumulator = weakref.ref(node)
+    return node, 0
 
 
 def _check_same_device(op, tensors):
@@ -145,11 +223,6 @@ def _check_same_device(op, tensors):
         raise RuntimeError(f"{op}: expected all tensors on the same device, got {shown}")
 
 
-# Callables ``observer(fn, grad_outputs, grad_inputs, seconds)`` run after each Function's
-# backward; scratchnet.viz.trace_backward adds one to record the order backprop ran in.
-backward_observers = []
-
-
 def run_backward(root, grad, retain_graph=False):
     """Backpropagate ``grad`` from ``root`` through the recorded graph.
 
@@ -157,13 +230,18 @@ def run_backward(root, grad, retain_graph=False):
     of every Function that made its inputs, so each one runs only after all its consumers
     have added their contribution to its output gradients. A heap replaces recursion, so a
     graph of any depth works.
+
+    A leaf's gradient is summed over the whole pass and stored at the end, except for
+    leaves with post-accumulate hooks: for those the engine counts the edges into each
+    leaf (``_edges_into_hooked_leaves``) and stores the gradient, then runs the hooks, as
+    soon as the last Function feeding that leaf has run.
     """
     order = itertools.count()  # ties in the heap break by insertion, never by comparing Functions
     heap, pending, leaf_grads = [], {}, {}
+    taken = {id(grad)}  # no two leaves (nor a leaf and the seed) may share one array as .grad
+    waiting = _edges_into_hooked_leaves(root) if post_hooked_leaves else None
 
     def send(tensor, g):
-        if g.dtype != tensor.dtype:  # float32 input of a float64 op gets a float32 gradient
-            g = g.astype(tensor.dtype)
         fn = tensor.grad_fn
         if fn is None:
             entry = leaf_grads.setdefault(id(tensor), [tensor, None])
@@ -193,21 +271,78 @@ def run_backward(root, grad, retain_graph=False):
                 y.grad = Tensor(grads[i])
         start = time.perf_counter()
         input_grads = fn.backward(*grads)
+        seconds = time.perf_counter() - start if backward_observers else None
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        if len(input_grads) != len(fn.inputs):
+            input_grads = one_per_input(fn, input_grads)
+        for x, gx in zip(fn.inputs, input_grads):
+            if gx is None or x is None or not x.requires_grad:
+                if x is None and gx is not None:
+                    checked_gradient(fn, input_grads, x, gx)  # raises: no input to take it
+                continue
+            kind, shape, dtype = x.signature if type(x) is Edge else _signature(x.data)
+            if type(gx) is not kind or gx.shape != shape or gx.dtype != dtype:
+                gx = checked_gradient(fn, input_grads, x, gx)  # the rare case: cast or raise
+            send(x, gx)
         for observe in backward_observers:
-            observe(fn, grads, input_grads, time.perf_counter() - start)
+            observe(fn, grads, input_grads, seconds)
         if not retain_graph:
             fn.release()
-        for x, gx in zip(fn.inputs, input_grads):
-            if x is not None and gx is not None and x.requires_grad:
-                send(x, gx)
+        if waiting:
+            _count_arrivals(fn, waiting, leaf_grads, taken)
 
-    shared = set()  # no two leaves may end up holding the same array as .grad
     for leaf, g in leaf_grads.values():
-        g = run_hooks(leaf._hooks, g)
-        if leaf.grad is not None:
-            leaf.grad = Tensor(leaf.grad.data + g)
-        else:
-            leaf.grad = Tensor(g.copy() if id(g) in shared or g is grad else g)
-            shared.add(id(g))
+        _accumulate(leaf, g, taken)
+
+
+def _edges_into_hooked_leaves(root):
+    """{id(leaf): number of edges into it} for the leaves with post-accumulate hooks that the
+    graph below ``root`` reaches; run only when such a hook exists anywhere."""
+    counts, seen = {}, set()
+    stack = [] if root.grad_fn is None else [root.grad_fn]
+    while stack:
+        fn = stack.pop()
+        for x in fn.inputs:
+            if x is None or not x.requires_grad:
+                continue
+            if x.grad_fn is not None:
+                if x.grad_fn not in seen:
+                    seen.add(x.grad_fn)
+                    stack.append(x.grad_fn)
+            elif x._post_accumulate_hooks:
+                counts[id(x)] = counts.get(id(x), 0) + 1
+    return counts
+
+
+def _count_arrivals(fn, waiting, leaf_grads, taken):
+    """``fn`` has run: one edge fewer into each hooked leaf it feeds. A leaf with none left
+    has its whole gradient now: store it and run its hooks while backward goes on. A leaf
+    one of whose Functions never runs (its gradient came back None) is stored at the end."""
+    for x in fn.inputs:
+        if x is not None and id(x) in waiting:
+            waiting[id(x)] -= 1
+            if waiting[id(x)] == 0 and id(x) in leaf_grads:
+                _accumulate(x, leaf_grads.pop(id(x))[1], taken)
+
+
+def _accumulate(leaf, g, taken):
+    """Pass ``g`` through the leaf's hooks, add it into ``leaf.grad``, then run the leaf's
+    post-accumulate hooks. ``taken`` holds the ids of arrays already given to a leaf: met
+    again, they are copied. So is the array of a leaf with post-accumulate hooks, which
+    may write into it while the engine (or another leaf) still reads that array."""
+    g = run_hooks(leaf._hooks, g)
+    if leaf.grad is not None:
+        leaf.grad = Tensor(leaf.grad.data + g)
+    elif leaf._post_accumulate_hooks or id(g) in taken:
+        leaf.grad = Tensor(g.copy())
+    else:
+        leaf.grad = Tensor(g)
+        taken.add(id(g))
+    if leaf._post_accumulate_hooks:
+        with no_grad():  # as torch: a hook's own ops are not recorded
+            for hook in list(leaf._post_accumulate_hooks):
+                returned = hook(leaf)
+                if returned is not None:
+                    raise RuntimeError("post accumulate grad hooks should return None, got "
+                                       f"{type(returned).__name__}")

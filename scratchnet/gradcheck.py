@@ -29,7 +29,8 @@ def _outputs(fn, inputs):
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
     """True if ``fn``'s backward matches central differences on ``inputs`` (float64 tensors).
 
-    Passes when |analytic − numeric| ≤ atol + rtol·|numeric| for every element (torch's rule).
+    Passes when the analytic gradient has its input's shape and |analytic − numeric| ≤
+    atol + rtol·|numeric| for every element (torch's rule).
     Otherwise raises ``GradcheckError`` naming the input, the element index and both values of
     the worst element, or returns False when ``raise_exception=False``.
     """
@@ -62,6 +63,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
         x = inputs[i]
         analytic = (backend.to_numpy(x.grad.data) if x.grad is not None
                     else np.zeros(x.shape))
+        if analytic.shape != x.shape:
+            raise GradcheckError(f"gradcheck: the analytic gradient of input {i} has shape "
+                                 f"{analytic.shape}, but the input has shape {x.shape}")
         flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
         for k in range(flat.size):
             original = flat[k].item()

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import backend, nn
-from .function import Function, no_grad
+from .function import forward_observers, no_grad
+from .models import model_input_size
 from .tensor import Tensor
 
 
@@ -74,7 +75,7 @@ def summary(model, input_size=None):
     """Run ``model`` once on a random input of ``input_size`` ((C, H, W) or (N, C, H, W);
     default ``model.default_input_size``) in eval mode without recording a graph, and
     return a ``Summary``. Every module's training flag is restored afterwards."""
-    input_size = _check_input_size(model, input_size)
+    input_size = model_input_size(model, input_size, "summary", batched=True)
     dtype, device = _dtype_and_device(model)
     x = np.random.default_rng(0).standard_normal(input_size).astype(dtype)
     x = Tensor(backend.to_device(x, device))
@@ -146,26 +147,23 @@ class _Fields:
 @contextlib.contextmanager
 def _propagating(fields):
     """Tag every op's outputs with the largest field among its tagged inputs, carried
-    through the op by its shapes. Function.__call__ is wrapped for the pass only."""
-    original = Function.__call__
+    through the op by its shapes: a forward observer, registered for the pass only."""
 
-    def call(fn, *inputs):
-        outputs = original(fn, *inputs)
+    def observe(fn, inputs, outputs):
         tagged = [(t, fields.get(t)) for t in inputs if isinstance(t, Tensor)]
         tagged = [(t, f) for t, f in tagged if f is not None]
         if tagged:
-            widest, field = max(tagged, key=lambda tf: tf[1].rf[0] * tf[1].rf[1])
+            widest = max(tagged, key=lambda tf: tf[1].rf[0] * tf[1].rf[1])[0]
             merged = _Field(tuple(max(f.rf[i] for _, f in tagged) for i in (0, 1)),
                             tuple(max(f.jump[i] for _, f in tagged) for i in (0, 1)))
-            for y in _tensors(outputs):
+            for y in outputs:
                 fields.set(y, merged.through(widest.shape, y.shape))
-        return outputs
 
-    Function.__call__ = call
+    forward_observers.append(observe)
     try:
         yield
     finally:
-        Function.__call__ = original
+        forward_observers.remove(observe)
 
 
 def _row_recorder(name, rows, seen, fields, batch):
@@ -208,20 +206,6 @@ def _macs(module, x, y):
     if isinstance(module, nn.Linear):
         return int(y.data.size) * module.in_features
     return 0
-
-
-def _check_input_size(model, input_size):
-    if input_size is None:
-        input_size = getattr(model, "default_input_size", None)
-        if input_size is None:
-            raise ValueError(f"summary: {type(model).__name__} has no default_input_size; "
-                             "pass input_size=(C, H, W)")
-    size = tuple(input_size)
-    if len(size) not in (3, 4) or not all(isinstance(s, (int, np.integer)) and s > 0
-                                          for s in size):
-        raise ValueError(f"summary: input_size must be (C, H, W) or (N, C, H, W) of positive "
-                         f"ints, got {input_size!r}")
-    return tuple(int(s) for s in ((1,) + size if len(size) == 3 else size))
 
 
 def _dtype_and_device(model):

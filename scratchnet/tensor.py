@@ -5,15 +5,23 @@ recorded by autograd, ``.grad_fn`` points at that Function, and ``backward()`` w
 graph of Functions back to the leaves, filling their ``.grad``. Operators and methods are
 thin wrappers over ``scratchnet.functional`` so that every formula lives in exactly one place.
 """
+import weakref
+
 import numpy as np
 
 from . import backend
+
+# id -> leaf, for every leaf with post-accumulate hooks: while this is empty, backward does
+# no extra work for them.
+post_hooked_leaves = weakref.WeakValueDictionary()
 
 
 class Tensor:
     # Makes ``ndarray + Tensor`` call Tensor.__radd__ instead of NumPy's elementwise loop.
     __array_priority__ = 1000
     __hash__ = object.__hash__  # __eq__ is elementwise, as in torch
+    _post_accumulate_hooks = ()  # a list once register_post_accumulate_grad_hook is called
+    _grad_accumulator = None     # weakref to this leaf's AccumulateGrad node (next_functions)
 
     def __init__(self, data, requires_grad=False):
         self.data = data
@@ -168,6 +176,24 @@ class Tensor:
             self._output_index)
         hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor) -> None`` runs with this leaf once a backward pass has added its
+        gradient into ``.grad``: during the pass, as soon as the last Function that feeds
+        this leaf has run, so work on the gradient (a distributed all-reduce, say) can start
+        while backward goes on. ``.grad`` then holds the accumulated total, and the hook may
+        change it in place. Hooks run in the order registered, with grad mode off; leaves
+        only, as in torch. Returns a handle whose ``remove()`` undoes it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if not self._post_accumulate_hooks:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        post_hooked_leaves[id(self)] = self
+        return _HookHandle(self._post_accumulate_hooks, hook, self)
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -341,21 +367,31 @@ class Tensor:
 
 
 def run_hooks(hooks, grad):
-    """Pass ``grad`` (an array) through each hook in turn; a hook may replace it."""
+    """Pass ``grad`` (an array) through each hook in turn; a hook may replace it by another
+    of the same shape (torch's rule)."""
     for hook in hooks:
         out = hook(Tensor(grad))
         if out is not None:
-            grad = out.data if isinstance(out, Tensor) else out
+            out = out.data if isinstance(out, Tensor) else out
+            if np.shape(out) != np.shape(grad):
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the "
+                                   f"gradient's shape from {np.shape(grad)} to "
+                                   f"{np.shape(out)}")
+            grad = out
     return grad
 
 
 class _HookHandle:
-    def __init__(self, hooks, hook):
+    def __init__(self, hooks, hook, post_hooked=None):
         self._hooks, self._hook = hooks, hook
+        self._leaf = None if post_hooked is None else weakref.ref(post_hooked)
 
     def remove(self):
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+        leaf = self._leaf and self._leaf()
+        if leaf is not None and not leaf._post_accumulate_hooks:
+            post_hooked_leaves.pop(id(leaf), None)
 
 
 def _varargs(args):

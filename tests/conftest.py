@@ -1,4 +1,4 @@
-"""Hypothesis profiles, the array-module fixture and the gpu marker.
+"""Hypothesis profiles, the device fixture, the gpu marker and the global-state seal.
 
 Profiles: ``ci`` (default; the suite in a few minutes on 2 cores) and ``thorough`` (many
 more examples), chosen with SCRATCHNET_HYPOTHESIS=thorough.
@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import scratchnet as sn
+from tests.helpers import global_state, restore_global_state, state_changes
 
 # test modules import the shared helpers as `from tests.helpers import ...`
 sys.path.insert(0, os.path.dirname(__file__))
@@ -44,3 +45,17 @@ def pytest_collection_modifyitems(config, items):
 def device(request):
     """Run a test once per device; the cuda run skips cleanly without a GPU."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def sealed_global_state():
+    """Fail a test that leaves grad mode, the default device, the workspace limit, the forward
+    or backward observers or Numba's thread count changed (MyGrad's conftest seals its
+    globals the same way); the state is put back first, so the tests after it are unaffected."""
+    before = global_state()
+    yield
+    changes = state_changes(before, global_state())
+    if changes:
+        restore_global_state(before)
+        pytest.fail("the test left global state changed (restore it in the test): "
+                    + "; ".join(changes), pytrace=False)

@@ -1,9 +1,15 @@
-"""Assertions shared by the op tests: finite differences and parity with torch."""
+"""What the tests share: the device and dtype lists, finite differences, parity with torch,
+and the global state every test must leave as it found it."""
+import numba
 import numpy as np
 import pytest
 
 import scratchnet as sn
+from scratchnet import backend, function
+from scratchnet.kernels import workspace
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+FLOATS = [np.float32, np.float64]
 TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
@@ -21,7 +27,8 @@ def assert_matches_torch(fn, torch_fn, arrays, dtype=np.float64, requires_grad=N
     same random upstream gradient through both; outputs and every input gradient must agree.
 
     Non-float arrays (class indices) are passed without grad. Also checks that neither the
-    inputs nor the upstream gradient were mutated and that no two gradients share memory.
+    arrays the op received nor the upstream gradient were mutated and that no two gradients
+    share memory.
     """
     torch = pytest.importorskip("torch")
     tol = dict(TOLERANCE[np.dtype(dtype).type])
@@ -34,7 +41,7 @@ def assert_matches_torch(fn, torch_fn, arrays, dtype=np.float64, requires_grad=N
             for a, r in zip(arrays, requires_grad)]
     theirs = [None if a is None else torch.tensor(a, requires_grad=r)
               for a, r in zip(arrays, requires_grad)]
-    before = [None if a is None else np.array(a, copy=True) for a in arrays]
+    received = [None if x is None else backend.to_numpy(x.data).copy() for x in ours]
 
     out, ref = _as_list(fn(*ours)), _as_list(torch_fn(*theirs))
     assert len(out) == len(ref)
@@ -66,9 +73,10 @@ def assert_matches_torch(fn, torch_fn, arrays, dtype=np.float64, requires_grad=N
         assert x.grad.dtype == x.dtype, f"input {i}: grad dtype {x.grad.dtype} != {x.dtype}"
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **tol,
                                    err_msg=f"gradient of input {i} differs from torch")
-    for a, b in zip(arrays, before):
-        if a is not None:
-            np.testing.assert_array_equal(a, b, err_msg="an input array was mutated")
+    for i, (x, snapshot) in enumerate(zip(ours, received)):
+        if x is not None:
+            np.testing.assert_array_equal(backend.to_numpy(x.data), snapshot,
+                                          err_msg=f"input {i}: the op wrote into its input")
     grads = [x.grad.data for x in ours if x is not None and x.grad is not None]
     for i in range(len(grads)):
         for j in range(i + 1, len(grads)):
@@ -78,3 +86,28 @@ def assert_matches_torch(fn, torch_fn, arrays, dtype=np.float64, requires_grad=N
 
 def _as_list(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def global_state():
+    """The process-wide settings a test could leave changed, by name."""
+    return {"grad mode": sn.is_grad_enabled(),
+            "default device": sn.get_default_device(),
+            "workspace limit": (workspace._limit, workspace.get_workspace_limit()),
+            "forward observers": list(function.forward_observers),
+            "backward observers": list(function.backward_observers),
+            "Numba threads": numba.get_num_threads()}
+
+
+def restore_global_state(state):
+    function._GradMode.enabled = state["grad mode"]
+    sn.set_default_device(state["default device"])
+    sn.set_workspace_limit(state["workspace limit"][0])
+    function.forward_observers[:] = state["forward observers"]
+    function.backward_observers[:] = state["backward observers"]
+    numba.set_num_threads(state["Numba threads"])
+
+
+def state_changes(before, after):
+    """'name: before -> after' for every setting that differs."""
+    return [f"{name}: {before[name]!r} -> {after[name]!r}" for name in before
+            if after[name] != before[name]]

@@ -7,12 +7,11 @@ from hypothesis import strategies as st
 
 import scratchnet as sn
 import scratchnet.functional as F
-from tests.helpers import assert_matches_torch
+from tests.helpers import FLOATS, assert_matches_torch
 from tests.strategies import broadcastable_shapes, nonzero_values, seeds, shapes, values
 
 torch = pytest.importorskip("torch")
 
-FLOATS = [np.float32, np.float64]
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64,
                np.dtype(np.int64): torch.int64, np.dtype(np.int32): torch.int32,
                np.dtype(np.uint8): torch.uint8, np.dtype(np.bool_): torch.bool}

@@ -10,20 +10,30 @@ from ..function import Function
 
 
 class DropoutFunction(Function):
-    """y = x · mask / (1 − p), with a 0/1 mask that broadcasts against x."""
+    """y = x · mask / (1 − p), with a 0/1 mask of ``mask_shape`` (broadcasting against x) drawn
+    in forward and saved for backward: gx = gy · mask / (1 − p)."""
 
-    def __init__(self, mask, scale):
-        self.mask, self.scale = mask, scale
+    def __init__(self, p, mask_shape):
+        self.p, self.mask_shape = p, mask_shape
 
     def forward(self, x):
-        y = x * self.mask
-        y *= x.dtype.type(self.scale)
+        xp = backend.get_array_module(x)
+        draws = random.generator(xp).random(self.mask_shape, dtype=x.dtype)
+        mask = draws >= self.p                                       # P(keep) = 1 − p
+        self.save_for_backward(mask)
+        y = x * mask
+        y *= x.dtype.type(self._scale())
         return y
 
     def backward(self, gy):
-        gx = gy * self.mask
-        gx *= gy.dtype.type(self.scale)
+        (mask,) = self.saved_tensors
+        gx = gy * mask
+        gx *= gy.dtype.type(self._scale())
         return gx
+
+    def _scale(self):
+        # p = 1 drops everything; 1/(1 − p) would turn the zeros into 0·inf = nan
+        return 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
 
 
 def _dropout(op, input, p, training, mask_shape):
@@ -33,11 +43,7 @@ def _dropout(op, input, p, training, mask_shape):
         return input
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point input, got {input.dtype}")
-    xp = backend.get_array_module(input.data)
-    keep = random.generator(xp).random(mask_shape, dtype=input.dtype) >= p   # P(keep) = 1 − p
-    # p = 1 drops everything; 1/(1 − p) would turn the zeros into 0·inf = nan
-    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
-    return DropoutFunction(keep, scale)(input)
+    return DropoutFunction(p, mask_shape)(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

@@ -16,12 +16,12 @@ from .activation import log_softmax_array
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _target_weights(op, input, target, weight, ignore_index, reduction, label_smoothing):
-    """The array ``q`` (shape of the batched input, class dim 1) and the divisor D above."""
-    xp = backend.get_array_module(input.data)
-    x, t = input.data, target.data
+def _target_weights(x, t, weight, ignore_index, reduction, label_smoothing):
+    """The array ``q`` (shape of the batched input x, class dim 1) and the divisor D above,
+    from the target t (class indices or probabilities) and the class weights (C,) or None."""
+    xp = backend.get_array_module(x)
     C = x.shape[1]
-    w = xp.ones(C, x.dtype) if weight is None else weight.data.astype(x.dtype)
+    w = xp.ones(C, x.dtype) if weight is None else weight.astype(x.dtype)
     w_c = w.reshape((1, C) + (1,) * (x.ndim - 2))               # (1, C, 1, ...) broadcasts
     eps = label_smoothing
     if t.dtype.kind == "f":  # class probabilities, smoothed towards uniform
@@ -87,19 +87,24 @@ def _upstream(gy, divisor, reduction):
 
 
 class CrossEntropyFunction(Function):
-    def __init__(self, q, divisor, reduction):
-        self.q, self.divisor, self.reduction = q, divisor, reduction
+    """Inputs: logits x, target t, class weights w or None (t and w get no gradient)."""
 
-    def forward(self, x):
+    def __init__(self, ignore_index, reduction, label_smoothing):
+        self.ignore_index, self.reduction = ignore_index, reduction
+        self.label_smoothing = label_smoothing
+
+    def forward(self, x, t, w):
         xp = backend.get_array_module(x)
+        q, self.divisor = _target_weights(x, t, w, self.ignore_index, self.reduction,
+                                          self.label_smoothing)
         logp = log_softmax_array(x, axis=1)
-        self.save_for_backward(xp.exp(logp), self.q)
-        return _reduce(-(self.q * logp).sum(axis=1), self.divisor, self.reduction)
+        self.save_for_backward(xp.exp(logp), q)
+        return _reduce(-(q * logp).sum(axis=1), self.divisor, self.reduction)
 
     def backward(self, gy):
         p, q = self.saved_tensors
         gy = _upstream(gy, self.divisor, self.reduction)
-        return (p * q.sum(axis=1, keepdims=True) - q) * gy
+        return (p * q.sum(axis=1, keepdims=True) - q) * gy, None, None
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -115,21 +120,24 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                          f"{label_smoothing}")
     input, target, unbatched = _batched(input, target)
     _check_class_target("cross_entropy", input, target, weight, ignore_index, reduction)
-    q, divisor = _target_weights("cross_entropy", input, target, weight, ignore_index,
-                                 reduction, label_smoothing)
-    loss = CrossEntropyFunction(q, divisor, reduction)(input)
+    loss = CrossEntropyFunction(ignore_index, reduction, label_smoothing)(input, target, weight)
     return loss.reshape(()) if unbatched and reduction == "none" else loss
 
 
 class NLLLossFunction(Function):
-    def __init__(self, q, divisor, reduction):
-        self.q, self.divisor, self.reduction = q, divisor, reduction
+    """Inputs: log-probabilities, target class indices, class weights or None."""
 
-    def forward(self, logp):
-        return _reduce(-(self.q * logp).sum(axis=1), self.divisor, self.reduction)
+    def __init__(self, ignore_index, reduction):
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, logp, t, w):
+        q, self.divisor = _target_weights(logp, t, w, self.ignore_index, self.reduction, 0.0)
+        self.save_for_backward(q)
+        return _reduce(-(q * logp).sum(axis=1), self.divisor, self.reduction)
 
     def backward(self, gy):
-        return -self.q * _upstream(gy, self.divisor, self.reduction)
+        (q,) = self.saved_tensors
+        return -q * _upstream(gy, self.divisor, self.reduction), None, None
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -143,9 +151,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if target.dtype.kind == "f":
         raise ValueError("nll_loss: expected integer class indices as target, got "
                          f"{target.dtype}")
-    q, divisor = _target_weights("nll_loss", input, target, weight, ignore_index, reduction,
-                                 0.0)
-    loss = NLLLossFunction(q, divisor, reduction)(input)
+    loss = NLLLossFunction(ignore_index, reduction)(input, target, weight)
     return loss.reshape(()) if unbatched and reduction == "none" else loss
 
 

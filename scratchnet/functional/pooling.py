@@ -65,24 +65,30 @@ class AvgPool2dFunction(Function):
     """y = (sum over each window, padding 0) / divisor[oh, ow]. Backward: every pixel of a
     window receives gy / divisor, i.e. gx = col2im(gy / divisor broadcast over the taps)."""
 
-    def __init__(self, kernel_size, stride, padding, out_size, divisor):
+    def __init__(self, kernel_size, stride, padding, out_size, count_include_pad, override):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.out_size, self.divisor = out_size, divisor
+        self.out_size = out_size
+        self.count_include_pad, self.override = count_include_pad, override
 
     def forward(self, x):
         xp = get_array_module(x)
         self.x_shape = x.shape
         H, W = x.shape[-2:]
+        divisor = xp.asarray(_avg_divisor((H, W), self.kernel_size, self.stride, self.padding,
+                                          self.out_size, self.count_include_pad, self.override),
+                             x.dtype)                          # (OH, OW)
+        self.save_for_backward(divisor)
         planes = xp.ascontiguousarray(x).reshape(-1, 1, H, W)   # every (n, c) plane alone
         col = im2col(planes, self.kernel_size, self.stride, self.padding, (1, 1),
                      self.out_size)                            # (N·C, 1, KH, KW, OH, OW)
-        y = col.sum(axis=(1, 2, 3)) / xp.asarray(self.divisor, x.dtype)   # (N·C, OH, OW)
+        y = col.sum(axis=(1, 2, 3)) / divisor                  # (N·C, OH, OW)
         return y.reshape(x.shape[:-2] + self.out_size)
 
     def backward(self, gy):
+        (divisor,) = self.saved_tensors
         xp = get_array_module(gy)
         H, W = self.x_shape[-2:]
-        share = gy.reshape(-1, 1, 1, 1, *self.out_size) / xp.asarray(self.divisor, gy.dtype)
+        share = gy.reshape(-1, 1, 1, 1, *self.out_size) / divisor
         gcol = xp.broadcast_to(share, share.shape[:2] + self.kernel_size + self.out_size)
         gx = col2im(xp.ascontiguousarray(gcol), (share.shape[0], 1, H, W), self.stride,
                     self.padding)
@@ -108,9 +114,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                                          or divisor_override == 0):
         raise ValueError(f"{op}: divisor_override must be a non-zero int, got "
                          f"{divisor_override!r}")
-    divisor = _avg_divisor(input.shape[-2:], kernel, stride, padding, out_size,
-                           count_include_pad, divisor_override)
-    return AvgPool2dFunction(kernel, stride, padding, out_size, divisor)(input)
+    return AvgPool2dFunction(kernel, stride, padding, out_size, count_include_pad,
+                             divisor_override)(input)
 
 
 def _avg_divisor(size, kernel, stride, padding, out_size, count_include_pad, override):
@@ -137,12 +142,14 @@ class AdaptiveAvgPool2dFunction(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        self.ah, self.aw = (xp.asarray(_bin_average_matrix(b, n), x.dtype)
-                            for b, n in ((self.rows, x.shape[-2]), (self.cols, x.shape[-1])))
-        return xp.matmul(self.ah, x @ self.aw.T)      # (OH, H) @ ((..., H, W) @ (W, OW))
+        ah, aw = (xp.asarray(_bin_average_matrix(b, n), x.dtype)
+                  for b, n in ((self.rows, x.shape[-2]), (self.cols, x.shape[-1])))
+        self.save_for_backward(ah, aw)
+        return xp.matmul(ah, x @ aw.T)                 # (OH, H) @ ((..., H, W) @ (W, OW))
 
     def backward(self, gy):
-        return (self.ah.T @ gy) @ self.aw              # ((H, OH) @ (..., OH, OW)) @ (OW, W)
+        ah, aw = self.saved_tensors
+        return (ah.T @ gy) @ aw                        # ((H, OH) @ (..., OH, OW)) @ (OW, W)
 
 
 def _bin_average_matrix(bins, size):
@@ -176,24 +183,26 @@ class AdaptiveMaxPool2dFunction(Function):
         W = x.shape[-1]
         y = xp.empty(x.shape[:-2] + (len(self.rows), len(self.cols)), x.dtype)
         idx = xp.empty(y.shape, np.int64)
-        self.winners = xp.empty(y.shape, np.int64)        # position inside the bin, row-major
+        winners = xp.empty(y.shape, np.int64)             # position inside the bin, row-major
         for i, (h0, h1) in enumerate(self.rows):
             for j, (w0, w1) in enumerate(self.cols):
                 win = x[..., h0:h1, w0:w1].reshape(x.shape[:-2] + (-1,))   # (..., bh·bw)
                 k = win.argmax(axis=-1)                                     # first maximum
                 y[..., i, j] = xp.take_along_axis(win, k[..., None], axis=-1)[..., 0]
                 idx[..., i, j] = (h0 + k // (w1 - w0)) * W + w0 + k % (w1 - w0)
-                self.winners[..., i, j] = k
+                winners[..., i, j] = k
         self.x_shape = x.shape
+        self.save_for_backward(winners)
         return y, idx
 
     def backward(self, gy, _):
+        (winners,) = self.saved_tensors
         xp = get_array_module(gy)
         gx = xp.zeros(self.x_shape, gy.dtype)
         for i, (h0, h1) in enumerate(self.rows):
             for j, (w0, w1) in enumerate(self.cols):
                 cells = xp.arange((h1 - h0) * (w1 - w0)).reshape(h1 - h0, w1 - w0)
-                won = cells == self.winners[..., i, j, None, None]          # (..., bh, bw)
+                won = cells == winners[..., i, j, None, None]               # (..., bh, bw)
                 gx[..., h0:h1, w0:w1] += won * gy[..., i, j, None, None]
         return gx
 

@@ -5,14 +5,32 @@ constructor arguments, defaults and state_dict keys (so torchvision weights load
     scratchnet.models.list_models()          # every name get_model knows
     scratchnet.models.default_input_size("lenet5")   # (1, 32, 32), without building it
 """
+from ._utils import model_input_size
 from .alexnet import AlexNet, AlexNetV1, alexnet, alexnet_v1
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
 from .lenet import LeNet5, lenet5
-from .resnet import (BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101,
-                     resnet152)
-from .resnet_cifar import (CifarResNet, plain20, plain32, plain56, resnet20, resnet32, resnet44,
-                           resnet56, resnet110)
+from .resnet import (
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
+)
+from .resnet_cifar import (
+    CifarResNet,
+    plain20,
+    plain32,
+    plain56,
+    resnet20,
+    resnet32,
+    resnet44,
+    resnet56,
+    resnet110,
+)
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from .zfnet import ZFNet, zfnet
 
@@ -28,7 +46,7 @@ MODELS = {factory.__name__: factory for factory in (
 
 __all__ = ["AlexNet", "AlexNetV1", "BasicBlock", "Bottleneck", "CifarResNet", "DenseNet",
            "GoogLeNet", "GoogLeNetOutputs", "LeNet5", "MODELS", "ResNet", "VGG", "ZFNet",
-           "default_input_size", "get_model", "list_models", *MODELS]
+           "default_input_size", "get_model", "list_models", "model_input_size", *MODELS]
 
 
 def list_models():

@@ -1,4 +1,7 @@
-"""What every zoo model shares: the input check, layer-naming errors and the factory marker."""
+"""What every zoo model shares: the input check, layer-naming errors, the factory marker and
+the input size that tools (summary, viz) run a model on."""
+import numpy as np
+
 from ..nn import Module
 
 
@@ -61,3 +64,23 @@ def builds(model_class):
         factory.model_class = model_class
         return factory
     return mark
+
+
+def model_input_size(model, input_size, who, batched=False):
+    """``input_size`` checked and as a tuple of ints: (C, H, W), or with ``batched`` also
+    (N, C, H, W), a (C, H, W) then getting N = 1. None stands for the model's
+    ``default_input_size``. Anything else is a ValueError naming ``who``."""
+    if input_size is None:
+        input_size = getattr(model, "default_input_size", None)
+        if input_size is None:
+            raise ValueError(f"{who}: {type(model).__name__} has no default_input_size; "
+                             "pass input_size=(C, H, W)")
+    size = tuple(input_size)
+    forms = "(C, H, W) or (N, C, H, W)" if batched else "(C, H, W)"
+    if len(size) not in ((3, 4) if batched else (3,)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+            for s in size):
+        raise ValueError(f"{who}: input_size must be {forms}, got {size}; each size a "
+                         "positive int")
+    size = tuple(int(s) for s in size)
+    return (1,) + size if batched and len(size) == 3 else size

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 
+from ..function import Function
 from ..tensor import Tensor
 
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: apt install graphviz; macOS: brew install "
@@ -111,17 +112,18 @@ class _DotBuilder:
             self.lines.append(f"  {fn_id} -> {out_id};")
         while queue:
             fn = queue.pop(0)
-            for x in fn.inputs:
+            # next_functions says where each input's gradient goes (torch's structure);
+            # inputs gives its shape, and the constants that next_functions shows as None
+            for x, (source, index) in zip(fn.inputs, fn.next_functions):
                 if x is None:  # an optional input left out, such as a missing bias
                     continue
-                if x.grad_fn is not None:
-                    src = self.function_node(x.grad_fn, functions, queue)
-                    if len(x.grad_fn.outputs) > 1:
-                        src_label = f"{x.shape} [{x._output_index}]"
-                    else:
-                        src_label = f"{x.shape}"
-                else:
-                    src, src_label = self.leaf_node(x), f"{x.shape}"
+                src_label = f"{x.shape}"
+                if isinstance(source, Function):
+                    src = self.function_node(source, functions, queue)
+                    if len(source.outputs) > 1:
+                        src_label += f" [{index}]"
+                else:  # a leaf: AccumulateGrad if it requires grad, None for a constant
+                    src = self.leaf_node(x if source is None else source.variable)
                 self.lines.append(f'  {src} -> {self.ids[id(fn)]} [label="{src_label}"];')
         body = "\n".join(self.lines)
         return Graph(f"digraph backward {{\n  rankdir=BT;\n  node [fontname=monospace];\n"

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend
 from ..function import enable_grad
+from ..models import model_input_size
 from ..tensor import Tensor
 
 
@@ -56,7 +57,7 @@ def receptive_field(model, input_size, layer, unit=None, channel=None, samples=1
     they were. Returns a :class:`ReceptiveField`.
     """
     module = module_by_name(model, layer, "receptive_field")
-    input_size = _input_size(model, input_size)
+    input_size = model_input_size(model, input_size, "receptive_field")
     params = list(model.parameters())
     dtype = params[0].dtype if params else np.float32
     device = params[0].device if params else "cpu"
@@ -119,18 +120,6 @@ def module_by_name(model, name, who):
     shown = ", ".join(known[:30]) + (f", ... ({len(known)} in all)" if len(known) > 30 else "")
     raise ValueError(f"{who}: {type(model).__name__} has no layer named {name!r}.{hint} "
                      f"Its layers (model.named_modules()): {shown}")
-
-
-def _input_size(model, input_size):
-    if input_size is None:
-        input_size = getattr(model, "default_input_size", None)
-        if input_size is None:
-            raise ValueError(f"receptive_field: {type(model).__name__} has no "
-                             "default_input_size; pass input_size=(C, H, W)")
-    input_size = tuple(int(v) for v in input_size)
-    if len(input_size) != 3:
-        raise ValueError(f"receptive_field: input_size must be (C, H, W), got {input_size}")
-    return input_size
 
 
 def _check_unit(layer, y, unit, channel):

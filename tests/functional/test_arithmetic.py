@@ -6,14 +6,17 @@ from hypothesis import strategies as st
 
 import scratchnet as sn
 import scratchnet.functional as F
-from tests.helpers import assert_gradcheck, assert_matches_torch
-from tests.strategies import (broadcastable_shapes, distinct_values, nonzero_values, seeds,
-                              shapes, values)
+from tests.helpers import DEVICES, FLOATS, assert_gradcheck, assert_matches_torch
+from tests.strategies import (
+    broadcastable_shapes,
+    distinct_values,
+    nonzero_values,
+    seeds,
+    shapes,
+    values,
+)
 
 torch = pytest.importorskip("torch")
-
-FLOATS = [np.float32, np.float64]
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 def positive(rng, shape, dtype=np.float64):

@@ -4,9 +4,7 @@ import pytest
 
 import scratchnet as sn
 import scratchnet.functional as F
-from tests.helpers import assert_gradcheck
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+from tests.helpers import DEVICES, assert_gradcheck
 
 
 @pytest.mark.parametrize("fn", [F.dropout, F.dropout2d])

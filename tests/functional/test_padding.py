@@ -7,13 +7,12 @@ from hypothesis import strategies as st
 
 import scratchnet as sn
 import scratchnet.functional as F
-from tests.helpers import assert_gradcheck, assert_matches_torch
+from tests.helpers import DEVICES, assert_gradcheck, assert_matches_torch
 from tests.strategies import seeds, shapes, values
 
 torch = pytest.importorskip("torch")
 
 MODES = ["constant", "reflect", "replicate"]
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 @st.composite

@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 from scratchnet.backend import to_device, to_numpy
 from scratchnet.kernels import col2im, col2im_reference, im2col, im2col_reference
 from scratchnet.kernels._shapes import conv_output_size
+from tests.helpers import DEVICES
 from tests.strategies import seeds
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 @st.composite
@@ -29,7 +28,6 @@ def im2col_cases(draw):
                 for n, k, s, p, d in zip(sides, kernel, stride, padding, dilation))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + tuple(sides)
     return shape, kernel, stride, padding, dilation, out
-
 
 
 @pytest.mark.parametrize("device", DEVICES)

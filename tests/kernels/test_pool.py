@@ -6,12 +6,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet.backend import to_device, to_numpy
-from scratchnet.kernels import (max_pool_backward, max_pool_backward_reference,
-                                max_pool_forward, max_pool_forward_reference)
+from scratchnet.kernels import (
+    max_pool_backward,
+    max_pool_backward_reference,
+    max_pool_forward,
+    max_pool_forward_reference,
+)
 from scratchnet.kernels._shapes import pool_output_size
+from tests.helpers import DEVICES
 from tests.strategies import distinct_values, seeds
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 @st.composite
@@ -28,7 +31,6 @@ def pool_cases(draw):
                 for n, k, s, p, d in zip(sides, kernel, stride, padding, dilation))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + sides
     return shape, kernel, stride, padding, dilation, out
-
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -4,10 +4,9 @@ import pytest
 
 import scratchnet as sn
 from scratchnet import nn
+from tests.helpers import DEVICES
 
 torch = pytest.importorskip("torch")
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 def _pair(name, *args, **kwargs):
