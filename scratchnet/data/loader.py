@@ -35,16 +35,23 @@ class DataLoader:
     prefetch: prepare the next batch on a background thread while the caller works on the
     current one (the transforms run in NumPy, which releases the GIL in its loops).
 
+    sampler: the indices to serve, in order (``__iter__`` and ``__len__``; a
+    ``DistributedSampler``, say) instead of ``shuffle``; ``seed`` then seeds augmentation
+    only, and ``set_epoch`` is passed on to the sampler.
+
     Each ``iter(loader)`` runs one epoch and advances ``loader.epoch``; ``set_epoch(e)``
     chooses the epoch the next iteration runs.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 prefetch=False, collate_fn=default_collate):
+                 prefetch=False, collate_fn=default_collate, *, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, "
                              f"got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        self.sampler = sampler
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last, self.prefetch = shuffle, drop_last, prefetch
         self.collate_fn = collate_fn
@@ -52,15 +59,20 @@ class DataLoader:
         self.epoch = 0
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset if self.sampler is None else self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(self.epoch)
 
     def order(self, epoch):
-        """Sample indices of an epoch, in the order they are served."""
+        """Sample indices of an epoch, in the order they are served (a sampler's: those of
+        the epoch it was last set to)."""
         n = len(self.dataset)
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), np.int64)
         if not self.shuffle:
             return np.arange(n)
         return np.random.default_rng([self.seed, epoch]).permutation(n)
