@@ -6,6 +6,7 @@ the tensor), else it returns None once the result is in place.
 """
 import sys
 
+from ..backend import get_array_module
 from ..tensor import Tensor
 from .work import ReduceOp
 
@@ -160,6 +161,23 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         for t, part in zip(tensor_list, gathered):
             t.data[...] = part
     return _returned(work.then(fill), async_op)
+
+
+def broadcast_arrays(arrays, group=None, src=0):
+    """Copy rank ``src``'s ``arrays`` into every rank's, in place, with one broadcast per
+    dtype and device (the library's own use: replicas, buffers)."""
+    g = _default(group, "broadcast_arrays")
+    kinds = {}
+    for a in arrays:
+        kinds.setdefault((type(a), a.dtype), []).append(a)
+    for same in kinds.values():
+        xp = get_array_module(same[0])
+        flat = xp.concatenate([a.reshape(-1) for a in same])   # always a fresh array
+        g.broadcast(flat, src).wait()
+        start = 0
+        for a in same:
+            a[...] = flat[start:start + a.size].reshape(a.shape)
+            start += a.size
 
 
 def _returned(work, async_op):

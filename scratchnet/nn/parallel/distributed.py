@@ -16,7 +16,6 @@ import contextlib
 import numpy as np
 
 from ... import distributed
-from ...backend import get_array_module
 from ...function import is_grad_enabled
 from ..module import Module
 from .reducer import Reducer
@@ -71,8 +70,8 @@ class DistributedDataParallel(Module):
                                "have any parameter that requires a gradient.")
         _check_same_parameters(module, default)
         self.process_group = default.duplicate()
-        _broadcast_coalesced([p.data for p in module.parameters()] + self._buffer_arrays(),
-                             self.process_group)
+        distributed.broadcast_arrays(
+            [p.data for p in module.parameters()] + self._buffer_arrays(), self.process_group)
         self.reducer = Reducer(named, self.process_group,
                                25 if bucket_cap_mb is None else bucket_cap_mb,
                                find_unused_parameters)
@@ -81,7 +80,7 @@ class DistributedDataParallel(Module):
         self.reducer.check_finished()
         syncing = is_grad_enabled() and self.require_backward_grad_sync
         if is_grad_enabled() and self.broadcast_buffers:
-            _broadcast_coalesced(self._buffer_arrays(), self.process_group)
+            distributed.broadcast_arrays(self._buffer_arrays(), self.process_group)
         outputs = self.module(*inputs, **kwargs)
         if syncing:
             self.reducer.prepare_for_backward(outputs)
@@ -128,19 +127,3 @@ def _fingerprint(sizes):
     for n in sizes:
         total = (total * 1_000_003 + n) % (1 << 61)
     return total
-
-
-def _broadcast_coalesced(arrays, group):
-    """Copy rank 0's ``arrays`` into every rank's, one broadcast per dtype and device."""
-    groups = {}
-    for a in arrays:
-        groups.setdefault((type(a), a.dtype), []).append(a)
-    for same in groups.values():
-        xp = get_array_module(same[0])
-        flat = xp.concatenate([a.reshape(-1) for a in same]) if len(same) > 1 \
-            else xp.ascontiguousarray(same[0]).reshape(-1).copy()
-        group.broadcast(flat, 0).wait()
-        start = 0
-        for a in same:
-            a[...] = flat[start:start + a.size].reshape(a.shape)
-            start += a.size
