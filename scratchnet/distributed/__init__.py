@@ -22,15 +22,13 @@ processes, and "nccl" (CuPy's ``cupy.cuda.nccl``) for one GPU per process. Train
 from .functional import gather_along, sum_gradients
 from .launcher import launched_world_size, placement
 from .process_group import (all_gather, all_reduce, barrier, broadcast, broadcast_arrays,
-                            default_group,
-                            destroy_process_group, get_backend, get_rank, get_world_size,
-                            init_process_group, is_available, is_initialized,
+                            default_group, destroy_process_group, get_backend, get_rank,
+                            get_world_size, init_process_group, is_available, is_initialized,
                             is_mpi_available, is_nccl_available)
 from .work import ReduceOp, Work
 
 __all__ = ["ReduceOp", "Work", "all_gather", "all_reduce", "barrier", "broadcast",
-           "broadcast_arrays",
-           "default_group", "destroy_process_group", "gather_along", "get_backend",
-           "get_rank", "get_world_size", "init_process_group", "is_available",
+           "broadcast_arrays", "default_group", "destroy_process_group", "gather_along",
+           "get_backend", "get_rank", "get_world_size", "init_process_group", "is_available",
            "is_initialized", "is_mpi_available", "is_nccl_available", "launched_world_size",
            "placement", "sum_gradients"]

@@ -69,13 +69,11 @@ class MPIGroup:
         """(Work, gathered): ``gathered[r]`` holds rank r's ``array`` once the work is done."""
         source = np.ascontiguousarray(backend.to_numpy(array))
         host = np.empty((self.size(),) + source.shape, source.dtype)
-        gathered = host
-        finish = None
-        if backend.is_cupy(array):
-            gathered = backend.cupy_module().empty(host.shape, host.dtype)
-            finish = lambda: gathered.set(host)  # noqa: E731
         request = self.comm.Iallgather(source, host)
-        return self._started(request, finish, staged=finish is not None), gathered
+        if not backend.is_cupy(array):
+            return self._started(request, None, staged=False), host
+        gathered = backend.cupy_module().empty(host.shape, host.dtype)
+        return self._started(request, lambda: gathered.set(host), staged=True), gathered
 
     def barrier(self):
         self.comm.Barrier()

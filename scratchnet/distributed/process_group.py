@@ -80,7 +80,6 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if group.size() > 1:
         _state["excepthook"] = sys.excepthook
         sys.excepthook = _abort_job
-    return None
 
 
 def destroy_process_group(group=None):
