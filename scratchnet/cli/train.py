@@ -32,6 +32,7 @@ from ..train import (ADAM_LR, HYPER, OPTIMIZERS, SCHEDULERS, CheckpointWriteErro
                      Checkpointer, DivergedError, Interrupted, RunDirectory, Trainer,
                      TrainError, load_checkpoint, resolve_config, restore)
 from ..train.trainer import EVAL_BATCH
+from . import data_parallel
 from .console import ConsoleReport, duration
 from .signals import Quit, StopOnSignals
 from .errors import CommandError, RunFailed
@@ -90,17 +91,20 @@ class Plan:
 
 
 def run(args):
-    with StopOnSignals() as signals:
+    data_parallel.join(args.device)
+    with data_parallel.rank_0_prints(), StopOnSignals() as signals:
         try:
-            return _train(args, signals)
+            return data_parallel.finish(_train(args, signals))
+        except CommandError as err:
+            data_parallel.fail(err)
         except Quit as quit:
             if signals.trainer is None:
                 print("interrupted before training started: nothing saved", file=sys.stderr)
-            else:
+            elif data_parallel.rank() == 0:
                 last = next(c.last for c in signals.trainer.callbacks
                             if isinstance(c, Checkpointer))
                 print(f"quit at once: {_kept(last)}", file=sys.stderr)
-            return 128 + quit.signum
+            return data_parallel.finish(128 + quit.signum)
 
 
 def make_plan(args):
@@ -135,13 +139,16 @@ def build(plan, callbacks=()):
     _check_input(plan, model, held_out)
     checkpointer = Checkpointer(plan.out, plan.model, {"num_classes": num_classes},
                                 plan.data_dir)
-    trainer = Trainer(model, config, train_set, held_out, plan.device,
-                      callbacks=[*callbacks, checkpointer])
+    # under a launcher: DDP, this rank's share of each batch, rank 0 evaluates and writes
+    trainer = Trainer(data_parallel.wrap(model), config, train_set,
+                      data_parallel.held_out(held_out), plan.device,
+                      callbacks=data_parallel.callbacks([*callbacks, checkpointer]),
+                      sampler=data_parallel.sampler(train_set, config, plan.resume))
     if plan.checkpoint is not None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             restore(trainer, plan.checkpoint, plan.resume)
-        for warning in caught:
+        for warning in caught if data_parallel.rank() == 0 else ():
             print(f"scratchnet train: warning: {warning.message}", file=sys.stderr)
     return trainer
 
@@ -171,11 +178,12 @@ def _train(args, signals):
     with contextlib.ExitStack() as stack:
         try:
             plan = make_plan(args)
-            stack.enter_context(RunDirectory(plan.out))
+            if data_parallel.rank() == 0:
+                stack.enter_context(RunDirectory(plan.out))
             trainer = build(plan, [console])
         except (TrainError, DataError) as err:
             raise CommandError(str(err)) from None
-        signals.trainer = trainer
+        signals.trainer, signals.stop = trainer, data_parallel.stop_request()
         checkpoint = os.path.join(plan.out, "last.npz")
         _print_header(plan, trainer)
         if trainer.epoch >= plan.config["epochs"]:
@@ -202,7 +210,8 @@ def _train(args, signals):
         except CheckpointWriteError as err:
             console.close()
             raise RunFailed(f"{err}; {_kept(checkpoint)}") from None
-        _print_summary(trainer, started, checkpoint)
+        if data_parallel.rank() == 0:       # the one that evaluated
+            _print_summary(trainer, started, checkpoint)
         return 0
 
 
@@ -215,7 +224,8 @@ def _print_header(plan, trainer):
           f"{pipeline.describe(config['dataset'], plan.data_dir)}{where}\n"
           f"  {config['optimizer']} lr {config['lr']:g}, batch {config['batch_size']}, "
           f"{config['epochs']} epochs, schedule {config['scheduler']}{warmup}, "
-          f"augment {'on' if config['augment'] else 'off'}, seed {config['seed']}", flush=True)
+          f"augment {'on' if config['augment'] else 'off'}, seed {config['seed']}\n"
+          f"{data_parallel.describe()}", end="", flush=True)
 
 
 def _print_summary(trainer, started, checkpoint):

@@ -70,3 +70,12 @@ class DistributedSampler:
 
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
+
+    def rank_seed(self, seed):
+        """A seed for this rank's random augmentations: ``seed`` itself on rank 0 (so one
+        replica repeats a single-process run), one stream per rank on the others (so the
+        ranks do not shift their images alike)."""
+        if self.rank == 0:
+            return int(seed)
+        return int(np.random.SeedSequence([int(seed), self.rank]).generate_state(
+            1, np.uint64)[0] >> 1)

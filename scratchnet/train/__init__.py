@@ -14,10 +14,12 @@
     trainer.py      Trainer, Callback, evaluate
     checkpoint.py   Checkpointer (last.npz, best.npz), load_checkpoint, restore, load_model
     rundir.py       RunDirectory: the output folder, locked for one run
+    data_parallel.py DataParallelSync: what the ranks of a data-parallel run agree on
     errors.py       what stops a run: TrainError, CheckpointError, DivergedError, ...
 """
 from .checkpoint import (Checkpointer, ThreadCountWarning, load_checkpoint, load_model,
                          restore, thread_count)
+from .data_parallel import DataParallelSync
 from .errors import (CheckpointError, CheckpointWriteError, DivergedError, Interrupted,
                      TrainError)
 from .recipes import (ADAM_LR, DEFAULT_RECIPE, HYPER, OPTIMIZERS, RECIPES, SCHEDULERS,
@@ -26,7 +28,7 @@ from .rundir import RunDirectory
 from .trainer import Callback, Trainer, evaluate
 
 __all__ = ["ADAM_LR", "Callback", "CheckpointError", "CheckpointWriteError", "Checkpointer",
-           "DEFAULT_RECIPE", "DivergedError", "HYPER", "Interrupted", "OPTIMIZERS", "RECIPES",
-           "RunDirectory", "SCHEDULERS", "ThreadCountWarning", "Trainer", "TrainError",
-           "evaluate", "load_checkpoint", "load_model", "make_optimizer", "make_scheduler",
-           "resolve_config", "restore", "thread_count"]
+           "DataParallelSync", "DEFAULT_RECIPE", "DivergedError", "HYPER", "Interrupted",
+           "OPTIMIZERS", "RECIPES", "RunDirectory", "SCHEDULERS", "ThreadCountWarning",
+           "Trainer", "TrainError", "evaluate", "load_checkpoint", "load_model",
+           "make_optimizer", "make_scheduler", "resolve_config", "restore", "thread_count"]

@@ -17,6 +17,7 @@ from .. import random as _random
 from ..data import DataLoader
 from ..function import no_grad
 from ..functional import cross_entropy
+from ..nn.parallel import unwrap
 from ..tensor import Tensor
 from .errors import DivergedError, Interrupted
 from .recipes import make_optimizer, make_scheduler
@@ -73,15 +74,24 @@ class Trainer:
     after the current batch: callbacks get ``on_stop`` and ``fit`` raises ``Interrupted``.
     A non-finite loss raises ``DivergedError`` before its step, and non-finite weights raise
     it before any callback sees the epoch's end or the stop.
+
+    Data-parallel training: ``model`` a DistributedDataParallel, ``sampler`` this rank's
+    DistributedSampler; each rank then takes batch_size / num_replicas images per step (the
+    global batch stays ``config["batch_size"]``), and ``state_dict`` holds the wrapped
+    model's own keys, so any number of processes resumes it.
     """
 
-    def __init__(self, model, config, train_set, held_out=None, device="cpu", callbacks=()):
+    def __init__(self, model, config, train_set, held_out=None, device="cpu", callbacks=(),
+                 sampler=None):
         self.model, self.config, self.device = model, config, device
         self.callbacks = list(callbacks)
         self.optimizer = make_optimizer(config, model.parameters())
         self.scheduler = make_scheduler(config, self.optimizer)
-        self.loader = DataLoader(train_set, config["batch_size"], shuffle=True,
-                                 seed=config["seed"], prefetch=True)
+        replicas = 1 if sampler is None else sampler.num_replicas
+        self.loader = DataLoader(train_set, config["batch_size"] // replicas,
+                                 shuffle=sampler is None, sampler=sampler, prefetch=True,
+                                 seed=config["seed"] if sampler is None
+                                 else sampler.rank_seed(config["seed"]))
         self.held_out = None if held_out is None else DataLoader(
             held_out, max(config["batch_size"], EVAL_BATCH))
         self.epoch, self.batch, self.history = 0, 0, []
@@ -99,13 +109,14 @@ class Trainer:
         """Everything ``fit`` needs to continue: model, optimizer, schedule, the random
         generator's state, progress (``epoch``, ``batch``, the epoch's running sums in
         ``partial``) and ``history``. Arrays are the live ones: save before training on."""
-        return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
+        return dict(model=unwrap(self.model).state_dict(),
+                    optimizer=self.optimizer.state_dict(),
                     scheduler=None if self.scheduler is None else self.scheduler.state_dict(),
                     rng=_random.get_rng_state(), epoch=self.epoch, batch=self.batch,
                     partial=dict(self.partial), history=list(self.history))
 
     def load_state_dict(self, state):
-        self.model.load_state_dict(state["model"])
+        unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -190,7 +201,7 @@ class Trainer:
         raise Interrupted(self.epoch, self.batch)
 
     def _check_finite_weights(self):
-        for key, array in self.model.state_dict().items():
+        for key, array in unwrap(self.model).state_dict().items():
             if not bool(backend.get_array_module(array).isfinite(array).all()):
                 raise DivergedError(f"{key} holds non-finite values after epoch "
                                     f"{self.epoch + 1}, batch {self.batch}", self.epoch + 1,

@@ -1,0 +1,127 @@
+"""`mpiexec -n 2 scratchnet train lenet5`: the global batch split over the ranks trains the
+weights one process trains; SIGTERM to mpiexec leaves one complete checkpoint; checkpoints
+resume on any number of processes; a failing rank ends the job with its error."""
+import signal
+import subprocess
+import sys
+import time
+
+import numba
+import numpy as np
+import pytest
+
+import scratchnet as sn
+from scratchnet.cli import build_parser, main
+from scratchnet.cli.train import prepare
+from scratchnet.train import Callback, Interrupted
+from tests.distributed.launch import MPIEXEC, environment, mpiexec, needs_mpi
+
+pytestmark = needs_mpi
+RUN = ["lenet5", "--epochs", "2", "--no-augment", "--no-progress"]   # bundled MNIST, batch 64
+
+
+def _weights(path):
+    return sn.load(str(path))["model"]
+
+
+def _assert_same_weights(path, reference, rtol=1e-4):
+    ours, theirs = _weights(path), _weights(reference)
+    assert list(ours) == list(theirs)
+    for key in theirs:
+        scale = np.abs(theirs[key]).max()
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=rtol, atol=rtol * scale,
+                                   err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """The reference: one process, batch 64, 2 epochs, one thread as each rank has (another
+    thread count changes the last bits of each step, and 126 steps make more of them)."""
+    out = tmp_path_factory.mktemp("one_process")
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        assert main(["train", *RUN, "--out", str(out)]) == 0
+    finally:
+        numba.set_num_threads(threads)
+    return out / "last.npz"
+
+
+def test_two_ranks_of_32_train_the_weights_of_one_process_of_64(one_process, tmp_path):
+    result = mpiexec(["scratchnet", "train", *RUN, "--out", str(tmp_path)], timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  data-parallel over 2 processes (mpi): each takes 1/2 of every batch; batch " \
+           "norm statistics synchronised" in lines
+    assert sum(line.startswith("epoch ") for line in lines) == 2    # rank 0 prints, once
+    _assert_same_weights(tmp_path / "last.npz", one_process)
+    ours, theirs = (sn.load(str(p))["history"] for p in (tmp_path / "last.npz", one_process))
+    for a, b in zip(ours, theirs):      # train metrics are the whole data set's
+        assert a["images"] == b["images"] == 4000
+        assert a["train_acc"] == pytest.approx(b["train_acc"], abs=1e-3)
+        assert a["test_acc"] == pytest.approx(b["test_acc"], abs=1e-3)
+
+
+def test_sigterm_to_mpiexec_saves_one_checkpoint_that_one_process_resumes(one_process,
+                                                                          tmp_path):
+    proc = subprocess.Popen([MPIEXEC, "-n", "2", "scratchnet", "train", *RUN, "--out",
+                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=environment(MPIEXEC_TIMEOUT=300))
+    try:
+        while not proc.stdout.readline().startswith("epoch 1/2"):
+            pass
+        proc.send_signal(signal.SIGTERM)              # inside epoch 2
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert stdout.count("stopped at epoch") == 1 and "checkpoint saved to" in stdout
+    checkpoint = sn.load(str(tmp_path / "last.npz"))
+    assert (checkpoint["epoch"], checkpoint["threads"]) == (1, 1)
+    assert checkpoint["partial"]["seen"] == 64 * checkpoint["batch"] > 0   # both ranks' images
+    assert main(["train", "lenet5", "--resume", str(tmp_path / "last.npz"),
+                 "--no-progress"]) == 0
+    _assert_same_weights(tmp_path / "last.npz", one_process)
+
+
+class _StopAt(Callback):
+    def on_batch_end(self, trainer, record):
+        if record["batch"] == 20:
+            trainer.request_stop()
+
+
+def test_two_ranks_resume_what_one_process_saved(one_process, tmp_path):
+    trainer = prepare(build_parser().parse_args(["train", *RUN, "--out", str(tmp_path)]),
+                      callbacks=[_StopAt()])
+    with pytest.raises(Interrupted):
+        trainer.fit()
+    result = mpiexec(["scratchnet", "train", "lenet5", "--resume", str(tmp_path / "last.npz"),
+                      "--no-progress"], timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "from epoch 1, batch 20" in result.stdout
+    _assert_same_weights(tmp_path / "last.npz", one_process)
+
+
+def test_a_batch_that_does_not_split_is_refused_before_training(tmp_path):
+    result = mpiexec(["scratchnet", "train", "lenet5", "--batch-size", "65", "--out",
+                      str(tmp_path), "--no-progress"], timeout=60)
+    assert result.returncode == 2
+    assert "scratchnet train: error: the batch of 65 images cannot be split evenly over 2 " \
+           "processes; run a number of processes that divides 65, or choose a --batch-size " \
+           "that is a multiple of 2" in result.stderr
+
+
+@pytest.mark.parametrize("mode, status, message", [
+    ("bug", 1, "ValueError: rank 1's batch is broken"),
+    ("diverge", 1, "scratchnet train: error: the training loss is nan at epoch 1, batch 3: "
+                   "the run diverged"),
+])
+def test_a_failing_rank_ends_the_job_with_its_error(tmp_path, mode, status, message):
+    started = time.perf_counter()
+    result = mpiexec([sys.executable, "-m", "tests.distributed.workers.failing_train",
+                      str(tmp_path), mode, *RUN, "--out", str(tmp_path)], timeout=120)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == status
+    assert message in result.stderr
+    assert "epoch 1/2" not in result.stdout          # rank 0 did not go on training
+    assert elapsed < 30, f"the job took {elapsed:.0f} s to end"
