@@ -3,12 +3,12 @@
 Every launcher sets a rank and a world size, each under its own names; the first set found
 wins:
 
-    launcher                  rank                  world size             local rank
-    torchrun                  RANK                  WORLD_SIZE             LOCAL_RANK
-    MPICH (hydra) mpiexec     PMI_RANK              PMI_SIZE               MPI_LOCALRANKID
-    Open MPI mpirun           OMPI_COMM_WORLD_RANK  OMPI_COMM_WORLD_SIZE   OMPI_COMM_WORLD_LOCAL_RANK
-    Slurm srun                SLURM_PROCID          SLURM_NTASKS           SLURM_LOCALID
-    PMIx (srun --mpi=pmix)    PMIX_RANK             SLURM_NTASKS           SLURM_LOCALID
+    launcher            rank                  world size            local rank
+    torchrun            RANK                  WORLD_SIZE            LOCAL_RANK
+    MPICH mpiexec       PMI_RANK              PMI_SIZE              MPI_LOCALRANKID
+    Open MPI mpirun     OMPI_COMM_WORLD_RANK  OMPI_COMM_WORLD_SIZE  OMPI_COMM_WORLD_LOCAL_RANK
+    Slurm srun          SLURM_PROCID          SLURM_NTASKS          SLURM_LOCALID
+    srun --mpi=pmix     PMIX_RANK             SLURM_NTASKS          SLURM_LOCALID
 
 The local rank (the process's index on its own machine) picks its GPU for NCCL. Nothing here
 imports MPI: reading the environment is how ``scratchnet train`` decides whether it was

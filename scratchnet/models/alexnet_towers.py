@@ -6,9 +6,9 @@ of each parameter of the single-process ``alexnet_v1(towers=2)``, under the same
 keys. Both ranks take the same input images. The towers exchange activations where the
 paper's talk (section 3.2, Figure 2):
 
-    conv1 ─ LRN ─ pool ─ conv2 ─ LRN ─ pool ─┬─ conv3 ─ conv4 ─ conv5 ─ pool ─┬─ fc6 ─┬─ fc7 ─┬─ fc8 ─┬─ logits
-    (each tower its half)                    │  reads both towers' conv2 maps │  each fc reads both  │
-                                          exchange                        exchange  exchange exchange gather
+    conv1-LRN-pool-conv2-LRN-pool --x-- conv3-conv4-conv5-pool --x-- fc6 --x-- fc7 --x-- fc8 --g
+    (each tower: its own half)     x: exchange, each tower reads both towers' outputs
+                                                               g: logits gathered on each rank
 
 and at each LRN, whose window of 5 maps reaches 2 maps into the other tower at the boundary
 (``alexnet_v1`` normalises across all 96/256 maps, as Caffe's bvlc_alexnet does): there the

@@ -12,7 +12,10 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MPIEXEC = shutil.which("mpiexec")
+# the mpich wheel puts mpiexec beside the interpreter, which need not be on PATH (a venv)
+MPIEXEC = next((path for path in (os.path.join(os.path.dirname(sys.executable), "mpiexec"),
+                                  shutil.which("mpiexec")) if path and os.path.exists(path)),
+               None)
 
 needs_mpi = pytest.mark.skipif(
     MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,

@@ -18,6 +18,7 @@ from tests.distributed.launch import MPIEXEC, environment, mpiexec, needs_mpi
 
 pytestmark = needs_mpi
 RUN = ["lenet5", "--epochs", "2", "--no-augment", "--no-progress"]   # bundled MNIST, batch 64
+SCRATCHNET = [sys.executable, "-m", "scratchnet"]      # the `scratchnet` command
 
 
 def _weights(path):
@@ -48,7 +49,7 @@ def one_process(tmp_path_factory):
 
 
 def test_two_ranks_of_32_train_the_weights_of_one_process_of_64(one_process, tmp_path):
-    result = mpiexec(["scratchnet", "train", *RUN, "--out", str(tmp_path)], timeout=300)
+    result = mpiexec([*SCRATCHNET, "train", *RUN, "--out", str(tmp_path)], timeout=300)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "  data-parallel over 2 processes (mpi): each takes 1/2 of every batch; batch " \
@@ -64,12 +65,13 @@ def test_two_ranks_of_32_train_the_weights_of_one_process_of_64(one_process, tmp
 
 def test_sigterm_to_mpiexec_saves_one_checkpoint_that_one_process_resumes(one_process,
                                                                           tmp_path):
-    proc = subprocess.Popen([MPIEXEC, "-n", "2", "scratchnet", "train", *RUN, "--out",
+    proc = subprocess.Popen([MPIEXEC, "-n", "2", *SCRATCHNET, "train", *RUN, "--out",
                              str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=environment(MPIEXEC_TIMEOUT=300))
     try:
-        while not proc.stdout.readline().startswith("epoch 1/2"):
-            pass
+        for line in proc.stdout:                      # ends if the job ends early
+            if line.startswith("epoch 1/2"):
+                break
         proc.send_signal(signal.SIGTERM)              # inside epoch 2
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -95,7 +97,7 @@ def test_two_ranks_resume_what_one_process_saved(one_process, tmp_path):
                       callbacks=[_StopAt()])
     with pytest.raises(Interrupted):
         trainer.fit()
-    result = mpiexec(["scratchnet", "train", "lenet5", "--resume", str(tmp_path / "last.npz"),
+    result = mpiexec([*SCRATCHNET, "train", "lenet5", "--resume", str(tmp_path / "last.npz"),
                       "--no-progress"], timeout=300)
     assert result.returncode == 0, result.stderr
     assert "from epoch 1, batch 20" in result.stdout
@@ -103,7 +105,7 @@ def test_two_ranks_resume_what_one_process_saved(one_process, tmp_path):
 
 
 def test_a_batch_that_does_not_split_is_refused_before_training(tmp_path):
-    result = mpiexec(["scratchnet", "train", "lenet5", "--batch-size", "65", "--out",
+    result = mpiexec([*SCRATCHNET, "train", "lenet5", "--batch-size", "65", "--out",
                       str(tmp_path), "--no-progress"], timeout=60)
     assert result.returncode == 2
     assert "scratchnet train: error: the batch of 65 images cannot be split evenly over 2 " \
