@@ -13,6 +13,8 @@ so when ``backward()`` returns the gradients are averaged, as torch's.
     buckets:                 [  0, 1 MiB  ] [      1, <= 25 MiB   ] [        2           ]
     backward:  fc done -> bucket 0 all-reduce starts ... conv1.b done -> wait all, write back
 """
+import time
+
 import numpy as np
 
 from ...backend import get_array_module
@@ -69,7 +71,14 @@ class Reducer:
     ``find_unused_parameters``); each hook fills its slot; the last one finishes the
     iteration. ``check_finished()`` (before the next forward) raises if a backward started
     but some parameter never got its gradient.
+
+    ``timings`` of the last backward, as torch's DDP logs them: ``comm_start`` when the first
+    bucket started, ``compute_end`` when the last gradient was ready, ``comm_end`` when every
+    bucket had arrived; the communication hidden behind backward is
+    (compute_end − comm_start) / (comm_end − comm_start).
     """
+
+    timings = None   # {comm_start, compute_end, comm_end}: perf_counter of the last backward
 
     def __init__(self, named_params, group, bucket_cap_mb=25, find_unused_parameters=False):
         self.names = {id(p): name for name, p in named_params}
@@ -129,6 +138,8 @@ class Reducer:
         bucket.pending -= 1
         while self.next_bucket < len(self.buckets) and \
                 self.buckets[self.next_bucket].pending == 0:
+            if self.next_bucket == 0:
+                self._timings = {"comm_start": time.perf_counter()}
             ready = self.buckets[self.next_bucket]
             ready.work = self.group.all_reduce(ready.flat, ReduceOp.SUM)
             self.next_bucket += 1
@@ -137,6 +148,7 @@ class Reducer:
 
     def _finish(self):
         """Wait for every bucket and write the averages back into ``.grad``."""
+        self._timings["compute_end"] = time.perf_counter()
         used_anywhere = self._used_anywhere()
         for bucket in self.buckets:
             bucket.work.wait()
@@ -149,6 +161,8 @@ class Reducer:
                     p.grad = Tensor(average / self.world)
                 else:
                     xp.divide(average, self.world, out=p.grad.data)
+        self._timings["comm_end"] = time.perf_counter()
+        self.timings = self._timings
         self._reset()
 
     def _used_anywhere(self):
