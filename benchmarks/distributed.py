@@ -177,6 +177,7 @@ def _measure(framework, model, mode, args):
 def _report(args):
     print(f"data-parallel training step, float32, 1 thread per process, median of "
           f"{args.steps} steps after {args.warmup} warm-up")
+    import numpy  # noqa: F401  (loaded first, so that the thread limit reaches its BLAS)
     set_threads(1)
     print(f"BLAS: {blas_line()}")
     print("model     framework          one ms  local ms   ddp ms  allreduce ms  "
