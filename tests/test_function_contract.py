@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 import scratchnet as sn
+import scratchnet.distributed as dist
 import scratchnet.functional as F
 from scratchnet import function, nn
+from scratchnet.nn.sync_batchnorm import SyncBatchNormFunction
 from scratchnet.utils import checkpoint
+from tests.distributed.loopback import LoopbackGroup
 
 torch = pytest.importorskip("torch")
 
@@ -233,6 +236,9 @@ def _every_op(x4, x2, w_conv, w_lin, running):
           F.adaptive_max_pool2d(x4, 3), F.local_response_norm(x4, 3, 1.0, 0.75, 2.0),
           F.batch_norm(x4, *running, training=True),
           checkpoint(lambda t: t.tanh(), x2)]
+    group = LoopbackGroup()     # a process group of one: the distributed Functions, on rank 0
+    ys += [dist.gather_along(x2, 1, group), dist.sum_gradients(x2, group),
+           SyncBatchNormFunction(group, 1e-5, (*running, 0.1))(x4, None, None)]
     return sum(y.double().sum() for y in ys)
 
 
