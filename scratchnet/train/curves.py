@@ -1,0 +1,79 @@
+"""Training curves as a PNG: loss and accuracy by epoch, train and held out.
+
+Runs as a script too (``python curves.py PATH TITLE``), which is how ``CurvesPlot`` uses it: a
+side process, at low priority, that reads the run's history as one JSON line per epoch on its
+standard input and redraws PATH from the latest line it has (older ones waiting behind it are
+skipped), so drawing never holds up training. It imports nothing from scratchnet, only
+matplotlib (optional: ``pip install matplotlib``).
+"""
+import json
+import os
+import sys
+
+
+def draw_curves(history, path, title=""):
+    """Draw ``history`` (the trainer's per-epoch records) to ``path``, atomically (a viewer
+    never sees half a file). Raises ImportError without matplotlib."""
+    import matplotlib
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    from matplotlib.figure import Figure      # no pyplot: no global figure registry
+    epochs = [r["epoch"] for r in history]
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for key, style, label in (("train", "-", "train"), ("test", "--", "held out")):
+        if all(f"{key}_loss" in r for r in history):
+            ax_loss.plot(epochs, [r[f"{key}_loss"] for r in history], style, marker=".",
+                         label=label)
+            ax_acc.plot(epochs, [100 * r[f"{key}_acc"] for r in history], style, marker=".",
+                        label=label)
+    if all("test_top5" in r for r in history):
+        ax_acc.plot(epochs, [100 * r["test_top5"] for r in history], ":", marker=".",
+                    label="held out, top-5")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{title} loss".strip())
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title} accuracy".strip())
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.91, wspace=0.22)
+    folder, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(temporary, dpi=100, format="png")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _latest_lines(fd):
+    """Yield the newest complete line available on ``fd`` each time some arrive (lines
+    already overtaken by a newer one are dropped), until end of file."""
+    import select
+    pending, eof = b"", False
+    while not eof:
+        chunk = os.read(fd, 1 << 16)
+        eof = not chunk
+        pending += chunk
+        while not eof and os.name != "nt" and select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 1 << 16)       # more is ready: read it before drawing
+            eof = not chunk
+            pending += chunk
+        *lines, pending = pending.split(b"\n")
+        lines = [line for line in lines if line.strip()]
+        if lines:
+            yield lines[-1]
+
+
+def main(argv):
+    path, title = argv
+    if hasattr(os, "nice"):
+        os.nice(10)              # the training process comes first
+    for line in _latest_lines(sys.stdin.fileno()):
+        draw_curves(json.loads(line), path, title)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
