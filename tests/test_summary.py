@@ -239,6 +239,8 @@ def test_input_size_errors():
     with pytest.raises(ValueError, match=r"summary: Sequential has no default_input_size"):
         sn.summary(nn.Sequential(nn.ReLU()))
     with pytest.raises(ValueError, match=r"input_size must be \(C, H, W\) or \(N, C, H, W\)"):
-        sn.summary(models.get_model("lenet5"), (32, 32))
+        sn.summary(models.get_model("lenet5"), (1, 1, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"LeNet5: expected input \(N, 1, H, W\)"):
+        sn.summary(models.get_model("lenet5"), (32, 32))      # read as 32 vectors of 32
     with pytest.raises(ValueError, match=r"LeNet5: expected input \(N, 1, H, W\)"):
         sn.summary(models.get_model("lenet5"), (3, 32, 32))

@@ -256,6 +256,7 @@ def _train(args, signals):
                   f"{plan.config['epochs']} epochs")
             return 0
         started = time.perf_counter()
+        stack.push(lambda kind, *_: _close_logs(trainer, at_once=kind is Quit))
         try:
             with warnings.catch_warnings():
                 # NumPy's overflow warnings on a diverging run: the trainer stops on the first
@@ -280,6 +281,16 @@ def _train(args, signals):
             raise RunFailed(f"{err}; {_kept(checkpoint)}") from None
         _print_summary(trainer, started, checkpoint)
         return 0
+
+
+def _close_logs(trainer, at_once):
+    """However the run ended, the event file is closed and the curves' side process has drawn
+    its last (both no-ops after a normal end), or, quitting ``at_once``, is stopped."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, CurvesPlot) and at_once:
+            callback.abandon()
+        elif isinstance(callback, (CurvesPlot, TensorBoardLog)):
+            callback.close()
 
 
 def _print_header(plan, trainer):

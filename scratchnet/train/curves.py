@@ -38,7 +38,9 @@ def draw_curves(history, path, title=""):
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.91, wspace=0.22)
     folder, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")   # CurvesPlot.abandon
+    # knows this name
     try:
         fig.savefig(temporary, dpi=100, format="png")
         os.replace(temporary, path)

@@ -40,6 +40,7 @@ class MetricsLog(Callback):
         except OSError:
             pass
         lines = [kept.get(r["epoch"]) or _with_rate(r) for r in trainer.history]
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         temporary = f"{self.path}.tmp"
         with open(temporary, "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in lines)
@@ -105,6 +106,19 @@ class CurvesPlot(Callback):
             self._process.stdin.flush()
         except OSError:           # the drawing process is gone: its error output says why
             self.close()
+
+    def abandon(self):
+        """Stop the side process now, drawing or not (a run quitting at once); a half-written
+        temporary file of it is removed, curves.png keeps its last complete drawing."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        process.communicate()
+        folder, name = os.path.split(os.path.abspath(self.path))
+        temporary = os.path.join(folder, f".{name}.{process.pid}.tmp")
+        if os.path.exists(temporary):
+            os.unlink(temporary)
 
     def close(self, timeout=60):
         """Let the side process draw what it was sent, and wait for it (``timeout`` s)."""
