@@ -19,7 +19,7 @@ from .. import backend, evaluation, models
 from ..data import DataError, DataLoader, pipeline
 from ..train import TrainError, load_checkpoint, load_model
 from .errors import CommandError
-from .train import check_device
+from .train import check_device, plural
 
 PRINT_MATRIX_UP_TO = 20      # classes: a larger confusion matrix goes to the PNG only
 PRINT_CLASSES_UP_TO = 30     # classes: beyond, per-class lines for the 10 lowest recalls only
@@ -79,7 +79,7 @@ def run(args):
             raise CommandError(f"{m['path']}: {err}") from None
         results.append(p)
         name = f"member {i}: " if len(members) > 1 else ""
-        print(f"{name}{m['name']} after {m['epochs']} epochs ({m['path']})")
+        print(f"{name}{m['name']} after {plural(m['epochs'], 'epoch')} ({m['path']})")
         _print_scores(p, args.tta, m["crop"])
     final = results[0]
     if len(results) > 1:

@@ -253,7 +253,7 @@ def _train(args, signals):
         _print_header(plan, trainer)
         if trainer.epoch >= plan.config["epochs"]:
             print(f"nothing to do: {plan.resume} already finished its "
-                  f"{plan.config['epochs']} epochs")
+                  f"{plural(plan.config['epochs'], 'epoch')}")
             return 0
         started = time.perf_counter()
         stack.push(lambda kind, *_: _close_logs(trainer, at_once=kind is Quit))
@@ -318,7 +318,7 @@ def _print_header(plan, trainer):
                         else f"no curves.png: {callback.unavailable}")
         if isinstance(callback, TensorBoardLog):
             logs.append("TensorBoard in tb/")
-    lines.append(f"  logs: {plan.out}/ {', '.join(logs)}")
+    lines.append(f"  logs in {plan.out}: {', '.join(logs)}")
     print("\n".join(lines), flush=True)
 
 

@@ -100,7 +100,7 @@ def test_errors_for_empty_and_missing_folders(tmp_path):
 def test_val_folder_keeps_the_training_indices(tmp_path):
     write_image_folder(tmp_path / "train", per_class=2)
     write_image_folder(tmp_path / "val", per_class=1,
-                       classes={"fox": (40, 40, 200)})          # only the last class
+                       classes={"fox": (20, 20, 90)})            # only the last class
     train, val = pipeline.load_datasets("folder", str(tmp_path))
     assert val.classes == train.classes == ["cat", "dog", "fox"]
     assert val.targets == [2] and len(train) == 6
