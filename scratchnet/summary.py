@@ -72,8 +72,9 @@ class Summary:
 
 def summary(model, input_size=None):
     """Run ``model`` once on a random input of ``input_size`` ((C, H, W) or (N, C, H, W) for
-    images, (F,) or (N, F) for vectors; default ``model.default_input_size``) in eval mode without recording a graph, and
-    return a ``Summary``. Every module's training flag is restored afterwards."""
+    images, (F,) or (N, F) for vectors; default ``model.default_input_size``) in eval mode
+    without recording a graph, and return a ``Summary``. Every module's training flag is
+    restored afterwards."""
     input_size = _check_input_size(model, input_size)
     dtype, device = _dtype_and_device(model)
     x = np.random.default_rng(0).standard_normal(input_size).astype(dtype)
