@@ -16,8 +16,9 @@ tests/models/weights.py reads):
     <model>.logits              float64 (2, 1000): eval-mode output for the input
                                 default_rng(1234).standard_normal((2, 3, S, S)) as float32
 
-Weights are not stored: each parameter is the formula below (``formula_weight``, the same as
-weights.py's), so the file stays a few MB. The batch-norm running statistics are the batch
+Weights are not stored: each parameter is weights.py's ``formula_weight`` (He-scaled normals
+for kernels, U(0.5, 1.5) for batch-norm scales, U(-0.1, 0.1) for biases and shifts, seeded by
+the key's CRC32), so the file stays a few MB. The batch-norm running statistics are the batch
 statistics of one training-mode pass (momentum None, i.e. a plain average) over
 default_rng(4321).standard_normal((4, 3, S, S)), in float64, so that every layer's eval-mode
 input is on the scale its statistics describe; every num_batches_tracked is then 1.
@@ -29,12 +30,15 @@ are self-consistent, which is all the tests need: they load the stored statistic
 with the stored logits.
 """
 import json
+import os
 import sys
-import zlib
 
 import numpy as np
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weights import formula_weight  # noqa: E402  (NumPy only: no scratchnet needed)
 
 # name -> (constructor keywords, input size S): the smallest S each family runs at
 MODELS = {
@@ -46,19 +50,6 @@ MODELS = {
                                    "densenet161")},
     "googlenet": ({"aux_logits": True, "init_weights": True}, 96),
 }
-
-
-def formula_weight(key, shape):
-    """He-scaled normals for kernels, U(0.5, 1.5) for batch-norm scales, U(-0.1, 0.1) for
-    biases and shifts, seeded by the key's CRC32 (tests/models/weights.py has the same)."""
-    rng = np.random.default_rng(zlib.crc32(key.encode()))
-    if len(shape) > 1:
-        w = rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[1:]))
-    elif key.endswith("weight"):
-        w = rng.uniform(0.5, 1.5, shape)
-    else:
-        w = rng.uniform(-0.1, 0.1, shape)
-    return w.astype(np.float32)
 
 
 def build(name, kwargs, size):
