@@ -136,24 +136,31 @@ class _Pid(Dataset):
         return np.array([os.getpid()]), 0
 
 
+def _children():
+    return {p.pid for p in multiprocessing.active_children()}
+
+
 def test_persistent_workers_live_across_epochs_until_closed():
+    before = _children()
     loader = DataLoader(_Pid(), 1, num_workers=2, persistent_workers=True)
     first = {int(x[0, 0]) for x, _ in loader}
     second = {int(x[0, 0]) for x, _ in loader}
     assert first == second and len(first) == 2 and os.getpid() not in first
+    assert _children() - before == first
     loader.close()
-    assert not multiprocessing.active_children()
+    assert _children() == before
     fresh = DataLoader(_Pid(), 1, num_workers=2)
     assert {int(x[0, 0]) for x, _ in fresh} != {int(x[0, 0]) for x, _ in fresh}
 
 
 def test_closing_an_epoch_early_stops_its_workers():
+    before = _children()
     batches = DataLoader(TensorDataset(np.arange(40), np.arange(40)), 2,
                          num_workers=2).iterate()
     next(batches)
-    assert len(multiprocessing.active_children()) == 2
+    assert len(_children() - before) == 2
     batches.close()
-    assert not multiprocessing.active_children()
+    assert _children() == before
 
 
 @pytest.mark.parametrize("kwargs, message", [
