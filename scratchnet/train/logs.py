@@ -83,8 +83,10 @@ class CurvesPlot(Callback):
 
     def on_fit_start(self, trainer):
         if self.unavailable is None and self._process is None:
+            # run_path, not the file as a script: its folder (train/) must not shadow modules
+            run = f"import runpy; runpy.run_path({curves.__file__!r}, run_name='__main__')"
             self._process = subprocess.Popen(
-                [sys.executable, curves.__file__, self.path, self.title],
+                [sys.executable, "-c", run, self.path, self.title],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if trainer.history:
             self._send(trainer.history)
