@@ -127,6 +127,10 @@ class CurvesPlot(Callback):
         process, self._process = self._process, None
         if process is None:
             return
+        try:     # training is over: back to normal priority, where the system allows it
+            os.sched_setscheduler(process.pid, os.SCHED_OTHER, os.sched_param(0))
+        except (AttributeError, OSError):
+            pass
         try:                       # communicate closes stdin: the side process draws, ends
             _, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
