@@ -15,18 +15,28 @@
     checkpoint.py   Checkpointer (last.npz, best.npz), load_checkpoint, restore, load_model
     rundir.py       RunDirectory: the output folder, locked for one run
     errors.py       what stops a run: TrainError, CheckpointError, DivergedError, ...
+    logs.py         MetricsLog (OUT/metrics.jsonl), CurvesPlot (OUT/curves.png)
+    curves.py       draw_curves, and the side process CurvesPlot draws in
+    tensorboard.py  TensorBoardLog (event files: scalars, histograms, first-layer filters)
+    finetune.py     read_weights, load_initial_weights, freeze (--init-from, --freeze)
 """
 from .checkpoint import (Checkpointer, ThreadCountWarning, load_checkpoint, load_model,
                          restore, thread_count)
+from .curves import draw_curves
 from .errors import (CheckpointError, CheckpointWriteError, DivergedError, Interrupted,
                      TrainError)
+from .finetune import freeze, load_initial_weights, read_weights
+from .logs import CurvesPlot, MetricsLog
 from .recipes import (ADAM_LR, DEFAULT_RECIPE, HYPER, OPTIMIZERS, RECIPES, SCHEDULERS,
                       make_optimizer, make_scheduler, resolve_config)
 from .rundir import RunDirectory
+from .tensorboard import TensorBoardLog, filter_grid
 from .trainer import Callback, Trainer, evaluate
 
 __all__ = ["ADAM_LR", "Callback", "CheckpointError", "CheckpointWriteError", "Checkpointer",
-           "DEFAULT_RECIPE", "DivergedError", "HYPER", "Interrupted", "OPTIMIZERS", "RECIPES",
-           "RunDirectory", "SCHEDULERS", "ThreadCountWarning", "Trainer", "TrainError",
-           "evaluate", "load_checkpoint", "load_model", "make_optimizer", "make_scheduler",
-           "resolve_config", "restore", "thread_count"]
+           "CurvesPlot", "DEFAULT_RECIPE", "DivergedError", "HYPER", "Interrupted",
+           "MetricsLog", "OPTIMIZERS", "RECIPES", "RunDirectory", "SCHEDULERS",
+           "TensorBoardLog", "ThreadCountWarning", "Trainer", "TrainError", "draw_curves",
+           "evaluate", "filter_grid", "freeze", "load_checkpoint", "load_initial_weights",
+           "load_model", "make_optimizer", "make_scheduler", "read_weights", "resolve_config",
+           "restore", "thread_count"]
