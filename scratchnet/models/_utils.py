@@ -73,14 +73,14 @@ def model_input_size(model, input_size, who, batched=False, vectors=False):
     is a ValueError naming ``who``."""
     one = ((3, 1) if vectors else (3,))
     ranks = one + tuple(r + 1 for r in one) if batched else one
-    forms = " or ".join(("(C, H, W)", "(F,)")[:len(one)])
-    if batched:
-        forms += " or " + " or ".join(("(N, C, H, W)", "(N, F)")[:len(one)])
+    forms = "(C, H, W) or (N, C, H, W)" if batched else "(C, H, W)"
+    if vectors:
+        forms += " for images, " + ("(F,) or (N, F)" if batched else "(F,)") + " for vectors"
     if input_size is None:
         input_size = getattr(model, "default_input_size", None)
         if input_size is None:
             raise ValueError(f"{who}: {type(model).__name__} has no default_input_size; "
-                             f"pass input_size={forms.split(' or ')[0]}"
+                             "pass input_size=(C, H, W)"
                              + (", or (F,) for a model of vectors" if vectors else ""))
     size = tuple(input_size)
     if len(size) not in ranks or not all(
