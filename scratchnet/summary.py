@@ -55,7 +55,7 @@ class LayerRow:
 @dataclass
 class Summary:
     """What ``summary`` measured: ``model`` is the model's class name and ``input_size`` the
-    (N, C, H, W) that ran. ``total_params`` counts every parameter of the model, also
+    (N, C, H, W) (or (N, F)) that ran. ``total_params`` counts every parameter of the model, also
     those of layers the pass did not run (GoogLeNet's auxiliary heads in eval mode);
     ``total_macs`` is per image; ``activation_bytes`` is one image's input plus every layer
     output, in the model's dtype, as if all were kept for backward."""
@@ -72,10 +72,11 @@ class Summary:
 
 
 def summary(model, input_size=None):
-    """Run ``model`` once on a random input of ``input_size`` ((C, H, W) or (N, C, H, W);
-    default ``model.default_input_size``) in eval mode without recording a graph, and
-    return a ``Summary``. Every module's training flag is restored afterwards."""
-    input_size = model_input_size(model, input_size, "summary", batched=True)
+    """Run ``model`` once on a random input of ``input_size`` ((C, H, W) or (N, C, H, W) for
+    images, (F,) or (N, F) for vectors; default ``model.default_input_size``) in eval mode
+    without recording a graph, and return a ``Summary``. Every module's training flag is
+    restored afterwards."""
+    input_size = model_input_size(model, input_size, "summary", batched=True, vectors=True)
     dtype, device = _dtype_and_device(model)
     x = np.random.default_rng(0).standard_normal(input_size).astype(dtype)
     x = Tensor(backend.to_device(x, device))
@@ -249,6 +250,9 @@ def _table(s):
     header = ("Layer", "Type", "Output (per image)", "Params", "MACs", "RF", "Jump")
     cells = [(r.name, r.type, shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}",
               pair(r.receptive_field), pair(r.jump)) for r in s.rows]
+    if len(s.input_size) != 4:   # vectors: no receptive field, and a sample is no image
+        header = ("Layer", "Type", "Output (per sample)", "Params", "MACs")
+        cells = [c[:5] for c in cells]
     widths = [max(len(row[i]) for row in [header] + cells) for i in range(len(header))]
     align = "<<<>>>>"
 
@@ -256,15 +260,16 @@ def _table(s):
         return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip()
 
     rule = "-" * len(line(header))
-    n, c, h, w = s.input_size
-    lines = [f"{s.model} on input {n}x{c}x{h}x{w}", rule, line(header), rule]
+    lines = [f"{s.model} on input {'x'.join(map(str, s.input_size))}", rule, line(header),
+             rule]
     lines += [line(row) for row in cells]
     run = sum(r.params for r in s.rows)
     lines += [rule, f"Total params:          {s.total_params:,}"]
     if run != s.total_params:
         lines.append(f"  of which in layers this pass did not run: {s.total_params - run:,}")
-    lines += [f"Total MACs per image:  {s.total_macs:,} ({_si(s.total_macs)})",
-              f"Activations per image: {s.activation_bytes / 2**20:,.2f} MiB"]
+    unit = "image:" if len(s.input_size) == 4 else "sample:"
+    lines += [f"Total MACs per {unit:<7} {s.total_macs:,} ({_si(s.total_macs)})",
+              f"Activations per {unit:<6} {s.activation_bytes / 2**20:,.2f} MiB"]
     return "\n".join(lines)
 
 

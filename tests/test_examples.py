@@ -76,3 +76,21 @@ def test_plot_is_saved_when_matplotlib_is_installed(name, tmp_path):
     spec.loader.exec_module(module)
     module.main(["--smoke", "--out", str(tmp_path)])
     assert (tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_train_mlp_takes_smoke_and_out(tmp_path, monkeypatch, capsys):
+    history = _run("train_mlp", tmp_path, monkeypatch)
+    assert [h[0] for h in history] == [1]                   # --smoke: one epoch
+    assert history[0][2] > 0.7                              # 500 digits are enough for 70%
+    out = capsys.readouterr().out
+    assert "Sequential on input 1x784" in out and "Total params:          101,770" in out
+    assert "no plot: train_mlp.png draws with matplotlib" in out
+
+
+@pytest.mark.parametrize("name", ["train_cifar_vgg", "train_cifar_resnet"])
+def test_cifar_examples_smoke_and_say_what_synthetic_data_shows(name, tmp_path, monkeypatch,
+                                                               capsys):
+    history = _run(name, tmp_path, monkeypatch)
+    assert [r["epoch"] for r in history] == [1]
+    assert (tmp_path / "metrics.jsonl").read_text().count("\n") == 1
+    assert "not a CIFAR-10 result" in capsys.readouterr().out

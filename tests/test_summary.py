@@ -239,6 +239,21 @@ def test_input_size_errors():
     with pytest.raises(ValueError, match=r"summary: Sequential has no default_input_size"):
         sn.summary(nn.Sequential(nn.ReLU()))
     with pytest.raises(ValueError, match=r"input_size must be \(C, H, W\) or \(N, C, H, W\)"):
-        sn.summary(models.get_model("lenet5"), (32, 32))
+        sn.summary(models.get_model("lenet5"), (1, 1, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"LeNet5: expected input \(N, 1, H, W\)"):
+        sn.summary(models.get_model("lenet5"), (32, 32))      # read as 32 vectors of 32
     with pytest.raises(ValueError, match=r"LeNet5: expected input \(N, 1, H, W\)"):
         sn.summary(models.get_model("lenet5"), (3, 32, 32))
+
+
+def test_a_model_of_vectors():
+    mlp = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    s = sn.summary(mlp, (784,))
+    assert s.input_size == (1, 784)
+    assert s.total_params == 784 * 128 + 128 + 128 * 10 + 10          # 101,770
+    assert s.total_macs == 784 * 128 + 128 * 10                       # per sample
+    assert [r.output_shape for r in s.rows] == [(1, 128), (1, 128), (1, 10)]
+    text = str(s)
+    assert "Sequential on input 1x784" in text and "Output (per sample)" in text
+    assert "RF" not in text and "Total MACs per sample: 101,632" in text
+    assert sn.summary(mlp, (32, 784)).input_size == (32, 784)        # with a batch

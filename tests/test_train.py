@@ -19,7 +19,7 @@ from scratchnet.train import (DEFAULT_RECIPE, Callback, Checkpointer, Interrupte
                               TrainError, load_checkpoint, resolve_config, restore)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMOKE = ["--dataset", "synthetic", "--no-progress", "--batch-size", "128"]
+SMOKE = ["--dataset", "synthetic", "--no-progress", "--no-curves", "--batch-size", "128"]
 
 
 def _train(tmp, *extra):
@@ -164,7 +164,8 @@ def test_trainer_reports_through_callbacks_and_prints_nothing(tmp_path, capfd):
     epochs = [e[1] for e in recorder.events if e[0] == "epoch_end"]
     assert epochs == history and [r["epoch"] for r in history] == [1, 2]
     assert set(history[0]) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-                               "lr", "seconds", "images"}
+                               "test_top5", "lr", "seconds", "images"}   # top-5: 10 classes
+    assert all(r["test_acc"] <= r["test_top5"] <= 1 for r in history)
     assert history[0]["train_loss"] == pytest.approx(np.mean([b["loss"] for b in batches[:2]]))
     assert sorted(os.listdir(tmp_path)) == ["best.npz", "last.npz"]
 
@@ -174,7 +175,7 @@ def start_long_run(out):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen(
         [sys.executable, "-m", "scratchnet", "train", "lenet5", "--dataset", "synthetic",
-         "--epochs", "100", "--batch-size", "32", "--out", str(out)],
+         "--epochs", "100", "--batch-size", "32", "--no-curves", "--out", str(out)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -202,7 +203,8 @@ def test_a_signal_leaves_a_complete_checkpoint(tmp_path, signum, status):
     assert proc.returncode == status, stderr
     assert "Traceback" not in stderr
     assert f"resume with: scratchnet train lenet5 --resume {out / 'last.npz'}" in stdout
-    assert sorted(os.listdir(out)) == ["best.npz", "last.npz"], "a temporary file was left"
+    assert sorted(os.listdir(out)) == ["best.npz", "last.npz", "metrics.jsonl"], \
+        "a temporary file was left"
     ckpt = sn.load(out / "last.npz")
     assert ckpt["epoch"] >= 1 and len(ckpt["history"]) == ckpt["epoch"]
     ckpt = io.load(out / "last.npz")
@@ -226,7 +228,7 @@ def test_cli_smoke_and_eval(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "last.npz")]) == 0
     report = capsys.readouterr().out
     assert f"accuracy {final:.2%}" in report
-    assert "per class: 0 " in report
+    assert "class  precision  recall  images\n0 " in report
 
 
 def test_lenet5_on_bundled_mnist_one_epoch(tmp_path):

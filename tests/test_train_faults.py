@@ -29,7 +29,7 @@ from tests.test_train import (_assert_same_checkpoint, _assert_same_tree, start_
                               wait_inside_epoch_2)
 
 ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ["--dataset", "synthetic", "--no-progress"]
+SMOKE = ["--dataset", "synthetic", "--no-progress", "--no-curves"]
 
 
 def _env():
@@ -190,7 +190,8 @@ def test_a_second_signal_quits_at_once(tmp_path):
     assert "Traceback" not in stderr
     assert f"quit at once: the last complete checkpoint, {out / 'last.npz'}, is intact" in stderr
     assert "resume with" not in stdout
-    assert sorted(os.listdir(out)) == ["best.npz", "last.npz"]   # no temporary, no lock
+    assert sorted(os.listdir(out)) == ["best.npz", "last.npz", "metrics.jsonl"]   # no temporary,
+    # no lock
     assert load_checkpoint(str(out / "last.npz"))["epoch"] >= 1
 
 
@@ -251,14 +252,14 @@ def test_a_failed_checkpoint_write_is_one_line_and_leaves_the_old_one(tmp_path):
     last = _stopped_after_epoch_1(tmp_path)
     before = last.read_bytes()
     assert len(before) > 64 * 1024
-    done = _cli("train", "lenet5", "--resume", last, "--no-progress",
+    done = _cli("train", "lenet5", "--resume", last, "--no-progress", "--no-curves",
                 preexec_fn=_limit_file_size)
     assert done.returncode == 1
     line = _one_line(done.stderr)
     assert f"cannot write checkpoint {last}: File too large" in line
     assert f"the last complete checkpoint, {last}, is intact" in line
     assert last.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["best.npz", "last.npz"]
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "last.npz", "metrics.jsonl"]
 
 
 def _tiny_checkpoint(directory):

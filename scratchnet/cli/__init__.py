@@ -3,7 +3,8 @@
     scratchnet models [--params]                  the model zoo, one line per model
     scratchnet summary MODEL [...]                layer table of one model
     scratchnet train MODEL [...]                  train, checkpointing as it goes
-    scratchnet eval CHECKPOINT [...]              held-out accuracy of a checkpoint
+    scratchnet eval CHECKPOINT [...]              top-1/top-5 error: test-time crops, ensembles
+    scratchnet --version
 
 One module per command, each with ``add_parser(subparsers)`` (declaring its arguments and
 ``run``) and ``run(args)`` (doing the work, returning the exit status); a new command is one
@@ -17,6 +18,7 @@ import argparse
 import os
 import sys
 
+from .. import __version__
 from . import evaluate, models, summary, train
 from .errors import CommandError, RunFailed
 
@@ -29,6 +31,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="scratchnet",
         description="scratchnet: a deep-learning framework written from scratch on NumPy.")
+    parser.add_argument("--version", action="version",
+                        version=f"scratchnet {__version__} (Python {sys.version.split()[0]})")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)

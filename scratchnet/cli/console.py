@@ -44,6 +44,8 @@ def epoch_line(r, epochs):
     width = len(str(epochs))
     held_out = f"  held-out loss {r['test_loss']:.4f} acc {r['test_acc']:6.2%}" \
         if "test_acc" in r else ""
+    if "test_top5" in r:
+        held_out += f" top-5 {r['test_top5']:6.2%}"
     return (f"epoch {r['epoch']:>{width}}/{epochs}  train loss {r['train_loss']:.4f} "
             f"acc {r['train_acc']:6.2%}{held_out}  lr {r['lr']:.3g}  {r['seconds']:.1f}s "
             f"({_rate(r):.0f} img/s)")

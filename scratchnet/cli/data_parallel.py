@@ -101,7 +101,7 @@ def describe():
         return ""
     world = distributed.get_world_size()
     return (f"  data-parallel over {world} processes ({distributed.get_backend()}): each "
-            f"takes 1/{world} of every batch; batch norm statistics synchronised\n")
+            f"takes 1/{world} of every batch; batch norm statistics synchronised")
 
 
 @contextlib.contextmanager

@@ -8,13 +8,22 @@ The held-out transform fits the images to the model (grey <-> RGB, ``resize``, L
     colour images     random shifts of up to size/8 pixels, horizontal flips and AlexNet's
                       PCA colour jitter (eigen-decomposition of the training set's RGB)
     synthetic         none (its class templates are not shift invariant)
+
+Your own images (``folder``: an ``ImageFolder``, decoded with Pillow) follow AlexNet's recipe
+(Krizhevsky et al. 2012, section 2 and 4.1): each image is resized so that its shorter side is
+R pixels and its central R x R square kept (R = ``resize``, default S * 256 / 224 for a model
+taking S x S: 256 for 224), then training takes random S x S crops and horizontal flips, and
+evaluation the central S x S crop.
 """
+import functools
 import os
 
 import numpy as np
 
 from . import transforms as T
 from .datasets import DataError, bundled_mnist, cifar10, mnist, synthetic
+from .folder import folder_datasets
+from .images import load_image
 
 # name -> (channels, size, mean, std); mean/std are the usual per-channel figures of the
 # full training sets (MNIST's 0.1307/0.3081, CIFAR-10's from its 50,000 images).
@@ -22,6 +31,7 @@ DATASETS = {
     "mnist": (1, 28, (0.1307,), (0.3081,)),
     "cifar10": (3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "synthetic": (1, 28, (0.5,), (0.3,)),
+    "folder": (3, None, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),   # ImageNet's
 }
 
 # LeNet-5's 1998 paper centres 28x28 digits in a 32x32 field; a gap this small is padded,
@@ -36,6 +46,10 @@ class DataConfigError(DataError):
 def describe(name, data_dir):
     if name == "mnist" and data_dir is None:
         return "mnist (bundled 5,000-digit subset: 4,000 train / 1,000 held out)"
+    if name == "folder":
+        split = "train/ and val/" if all(os.path.isdir(os.path.join(data_dir, d))
+                                         for d in ("train", "val")) else "a stratified split"
+        return f"images in {data_dir} ({split})"
     return name if data_dir is None else f"{name} from {data_dir}"
 
 
@@ -48,6 +62,9 @@ def load_datasets(name, data_dir=None):
         raise DataConfigError(f"--data-dir {data_dir}: no such directory")
     if name == "synthetic":
         return synthetic(True), synthetic(False)
+    if name == "folder":
+        _check_folder(data_dir)
+        return folder_datasets(data_dir)
     if name == "mnist":
         if data_dir is None:
             return bundled_mnist(True), bundled_mnist(False)
@@ -114,9 +131,52 @@ def check_batch_fits(resize, channels, batch_size):
             "of this machine")
 
 
-def build(name, input_size, data_dir=None, resize=None, augment=True, batch_size=1):
+def _check_folder(data_dir):
+    if data_dir is None:
+        raise DataConfigError("--dataset folder needs --data-dir DIR: DIR/CLASS/IMAGE files, "
+                              "or DIR/train/CLASS/... and DIR/val/CLASS/...")
+    if not os.path.isdir(data_dir):
+        raise DataConfigError(f"--data-dir {data_dir}: no such directory")
+
+
+def folder_resize(input_size, resize=None):
+    """R of AlexNet's recipe for a model taking ``input_size`` (C, S, S): ``resize``, or
+    S * 256 / 224 rounded."""
+    return resize if resize is not None else round(max(input_size[1:]) * 256 / 224)
+
+
+def build_folder(data_dir, input_size, resize=None, augment=True, held_out_crop=True):
+    """(train, held_out) ImageFolders of ``data_dir`` with AlexNet's recipe (module docstring);
+    without ``held_out_crop`` held-out images stay R x R (for test-time crops)."""
+    _check_folder(data_dir)
+    channels, size = input_size[0], input_size[1:]
+    side = folder_resize(input_size, resize)
+    if side < max(size):
+        raise DataConfigError(f"--resize {side} is smaller than the model's {size[0]}x{size[1]} "
+                              f"input: folder images are cropped to it, so pass --resize "
+                              f"{max(size)} or more")
+    loader = functools.partial(load_image, mode="L" if channels == 1 else "RGB",
+                               shorter_side=side)
+    train, held_out = folder_datasets(data_dir, loader)
+    mean, std = DATASETS["folder"][2:]
+    if channels == 1:
+        mean, std = (float(np.mean(mean)),), (float(np.mean(std)),)
+    square, normalize = T.CenterCrop(side), T.Normalize(mean, std)
+    random = [T.RandomCrop(size), T.RandomHorizontalFlip()] if augment else [T.CenterCrop(size)]
+    train.transform = T.Compose([square, *random, normalize])
+    held_out.transform = T.Compose([square, *([T.CenterCrop(size)] if held_out_crop else []),
+                                    normalize])
+    return train, held_out
+
+
+def build(name, input_size, data_dir=None, resize=None, augment=True, batch_size=1,
+          held_out_crop=True):
     """(train, held_out) datasets with their transforms set, ready for a DataLoader; with
-    ``resize``, batches of ``batch_size`` must fit in memory (``check_batch_fits``)."""
+    ``resize``, batches of ``batch_size`` must fit in memory (``check_batch_fits``).
+    ``held_out_crop`` (folder only): crop held-out images to the model's size."""
+    if name == "folder":
+        check_batch_fits(folder_resize(input_size, resize), input_size[0], batch_size)
+        return build_folder(data_dir, input_size, resize, augment, held_out_crop)
     if resize is not None:
         check_batch_fits(resize, input_size[0], batch_size)
     train, held_out = load_datasets(name, data_dir)

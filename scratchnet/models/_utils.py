@@ -66,21 +66,27 @@ def builds(model_class):
     return mark
 
 
-def model_input_size(model, input_size, who, batched=False):
+def model_input_size(model, input_size, who, batched=False, vectors=False):
     """``input_size`` checked and as a tuple of ints: (C, H, W), or with ``batched`` also
-    (N, C, H, W), a (C, H, W) then getting N = 1. None stands for the model's
-    ``default_input_size``. Anything else is a ValueError naming ``who``."""
+    (N, C, H, W), a (C, H, W) then getting N = 1; with ``vectors`` also a feature size (F,)
+    or, batched, (N, F). None stands for the model's ``default_input_size``. Anything else
+    is a ValueError naming ``who``."""
+    one = ((3, 1) if vectors else (3,))
+    ranks = one + tuple(r + 1 for r in one) if batched else one
+    forms = "(C, H, W) or (N, C, H, W)" if batched else "(C, H, W)"
+    if vectors:
+        forms += " for images, " + ("(F,) or (N, F)" if batched else "(F,)") + " for vectors"
     if input_size is None:
         input_size = getattr(model, "default_input_size", None)
         if input_size is None:
             raise ValueError(f"{who}: {type(model).__name__} has no default_input_size; "
-                             "pass input_size=(C, H, W)")
+                             "pass input_size=(C, H, W)"
+                             + (", or (F,) for a model of vectors" if vectors else ""))
     size = tuple(input_size)
-    forms = "(C, H, W) or (N, C, H, W)" if batched else "(C, H, W)"
-    if len(size) not in ((3, 4) if batched else (3,)) or not all(
+    if len(size) not in ranks or not all(
             isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
             for s in size):
         raise ValueError(f"{who}: input_size must be {forms}, got {size}; each size a "
                          "positive int")
     size = tuple(int(s) for s in size)
-    return (1,) + size if batched and len(size) == 3 else size
+    return (1,) + size if batched and len(size) in one else size

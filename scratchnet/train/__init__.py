@@ -16,19 +16,29 @@
     rundir.py       RunDirectory: the output folder, locked for one run
     data_parallel.py DataParallelSync: what the ranks of a data-parallel run agree on
     errors.py       what stops a run: TrainError, CheckpointError, DivergedError, ...
+    logs.py         MetricsLog (OUT/metrics.jsonl), CurvesPlot (OUT/curves.png)
+    curves.py       draw_curves, and the side process CurvesPlot draws in
+    tensorboard.py  TensorBoardLog (event files: scalars, histograms, first-layer filters)
+    finetune.py     read_weights, load_initial_weights, freeze (--init-from, --freeze)
 """
 from .checkpoint import (Checkpointer, ThreadCountWarning, load_checkpoint, load_model,
                          restore, thread_count)
+from .curves import draw_curves
 from .data_parallel import DataParallelSync
 from .errors import (CheckpointError, CheckpointWriteError, DivergedError, Interrupted,
                      TrainError)
+from .finetune import freeze, load_initial_weights, read_weights
+from .logs import CurvesPlot, MetricsLog
 from .recipes import (ADAM_LR, DEFAULT_RECIPE, HYPER, OPTIMIZERS, RECIPES, SCHEDULERS,
                       make_optimizer, make_scheduler, resolve_config)
 from .rundir import RunDirectory
+from .tensorboard import TensorBoardLog, filter_grid
 from .trainer import Callback, Trainer, evaluate
 
 __all__ = ["ADAM_LR", "Callback", "CheckpointError", "CheckpointWriteError", "Checkpointer",
-           "DataParallelSync", "DEFAULT_RECIPE", "DivergedError", "HYPER", "Interrupted",
-           "OPTIMIZERS", "RECIPES", "RunDirectory", "SCHEDULERS", "ThreadCountWarning",
-           "Trainer", "TrainError", "evaluate", "load_checkpoint", "load_model",
-           "make_optimizer", "make_scheduler", "resolve_config", "restore", "thread_count"]
+           "CurvesPlot", "DataParallelSync", "DEFAULT_RECIPE", "DivergedError", "HYPER",
+           "Interrupted", "MetricsLog", "OPTIMIZERS", "RECIPES", "RunDirectory", "SCHEDULERS",
+           "TensorBoardLog", "ThreadCountWarning", "Trainer", "TrainError", "draw_curves",
+           "evaluate", "filter_grid", "freeze", "load_checkpoint", "load_initial_weights",
+           "load_model", "make_optimizer", "make_scheduler", "read_weights", "resolve_config",
+           "restore", "thread_count"]

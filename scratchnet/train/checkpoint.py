@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import io
 from .errors import CheckpointError, CheckpointWriteError
-from .recipes import DEFAULT_RECIPE
+from .recipes import DEFAULT_RECIPE, LATER_SETTINGS
 from .trainer import Callback
 
 KIND = "scratchnet.train checkpoint"
@@ -106,6 +106,8 @@ def load_checkpoint(path, model_name=None):
             raise CheckpointError(f"checkpoint {path} lacks {key!r}")
         _check(isinstance(ckpt[key], types) and not isinstance(ckpt[key], bool), path, key,
                _kind(ckpt[key]))
+    if isinstance(ckpt["config"], dict):
+        ckpt["config"] = {**LATER_SETTINGS, **ckpt["config"]}
     _check_config(ckpt["config"], path)
     _check(all(isinstance(v, np.ndarray) for v in ckpt["model"].values()), path, "model",
            "an entry that is not an array")
@@ -161,9 +163,16 @@ def restore(trainer, ckpt, path):
 def _check_config(config, path):
     for key, default in DEFAULT_RECIPE.items():
         value = config.get(key)
-        ok = (value is None or _is_count(value)) if key == "resize" else \
-            isinstance(value, type(default)) if isinstance(default, (str, bool)) else \
-            _is_number(value)
+        if key == "resize":
+            ok = value is None or _is_count(value)
+        elif key == "init_from":
+            ok = value is None or isinstance(value, str)
+        elif isinstance(default, list):
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif isinstance(default, (str, bool)):
+            ok = isinstance(value, type(default))
+        else:
+            ok = _is_number(value)
         _check(ok, path, f"config.{key}", _kind(value))
 
 

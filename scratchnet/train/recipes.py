@@ -12,7 +12,9 @@ RECIPES = {
 }
 DEFAULT_RECIPE = dict(dataset="cifar10", epochs=30, batch_size=128, lr=0.1, momentum=0.9,
                       weight_decay=5e-4, optimizer="sgd", scheduler="cosine", warmup_epochs=1,
-                      augment=True, resize=None, seed=0)
+                      augment=True, resize=None, seed=0, init_from=None, freeze=[])
+# settings added after checkpoints were first written: an older checkpoint gets these
+LATER_SETTINGS = dict(init_from=None, freeze=[])
 ADAM_LR = 1e-3          # the default lr when the optimizer is adam/adamw and no lr is given
 HYPER = tuple(DEFAULT_RECIPE)
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
@@ -33,20 +35,23 @@ def resolve_config(model, overrides=None, saved=None):
         differs from it is a TrainError rather than a silently different schedule.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "freeze" in overrides:
+        overrides["freeze"] = list(overrides["freeze"])
     unknown = sorted(set(overrides) - set(HYPER))
     if unknown:
         raise TrainError(f"unknown settings {unknown}; known: {', '.join(HYPER)}")
     if saved is not None:
-        config = dict(saved)
+        config = {**LATER_SETTINGS, **saved}
     else:
         config = {**DEFAULT_RECIPE, **RECIPES.get(model, {})}
         if "lr" not in overrides and overrides.get("optimizer", "sgd") != "sgd":
             config["lr"] = ADAM_LR
     for key, value in overrides.items():
-        if saved is not None and value != saved[key]:
+        if saved is not None and value != config[key]:
             raise TrainError(f"{option(key)} {value} differs from the checkpoint's "
-                             f"{saved[key]}: a resumed run keeps the settings it started with")
+                             f"{config[key]}: a resumed run keeps the settings it started with")
         config[key] = value
+    config["freeze"] = list(config["freeze"])
     for key in ("epochs", "batch_size"):
         if config[key] < 1:
             raise TrainError(f"{option(key)} must be at least 1, got {config[key]}")

@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend
 from .. import random as _random
 from ..data import DataLoader
+from ..evaluation.metrics import topk_hits
 from ..function import no_grad
 from ..functional import cross_entropy
 from ..nn.parallel import unwrap
@@ -38,7 +39,8 @@ class Callback:
                   (training time).
     on_epoch_end  the epoch's record, also appended to ``trainer.history``: ``epoch``,
                   ``train_loss``, ``train_acc``, ``test_loss`` and ``test_acc`` (with a held-out
-                  set), ``lr`` (during the epoch), ``seconds`` (training time), ``images``.
+                  set; ``test_top5`` too for more than 5 classes), ``lr`` (during the epoch),
+                  ``seconds`` (training time), ``images``.
                   ``trainer.epoch`` is already the next epoch's index.
     on_stop       after ``request_stop()`` took effect, before ``fit`` raises ``Interrupted``.
 
@@ -75,6 +77,10 @@ class Trainer:
     A non-finite loss raises ``DivergedError`` before its step, and non-finite weights raise
     it before any callback sees the epoch's end or the stop.
 
+    Parameters with ``requires_grad`` False (frozen) are left out of the optimizer.
+    ``num_workers`` > 0 prepares batches in that many DataLoader worker processes (the same
+    batches), else one batch ahead on a thread.
+
     Data-parallel training: ``model`` a DistributedDataParallel, ``sampler`` this rank's
     DistributedSampler; each rank then takes batch_size / num_replicas images per step (the
     global batch stays ``config["batch_size"]``), and ``state_dict`` holds the wrapped
@@ -82,18 +88,20 @@ class Trainer:
     """
 
     def __init__(self, model, config, train_set, held_out=None, device="cpu", callbacks=(),
-                 sampler=None):
+                 num_workers=0, sampler=None):
         self.model, self.config, self.device = model, config, device
         self.callbacks = list(callbacks)
-        self.optimizer = make_optimizer(config, model.parameters())
+        self.optimizer = make_optimizer(config, [p for p in model.parameters()
+                                                 if p.requires_grad])
         self.scheduler = make_scheduler(config, self.optimizer)
         replicas = 1 if sampler is None else sampler.num_replicas
         self.loader = DataLoader(train_set, config["batch_size"] // replicas,
-                                 shuffle=sampler is None, sampler=sampler, prefetch=True,
+                                 shuffle=sampler is None, sampler=sampler,
                                  seed=config["seed"] if sampler is None
-                                 else sampler.rank_seed(config["seed"]))
+                                 else sampler.rank_seed(config["seed"]),
+                                 prefetch=num_workers == 0, num_workers=num_workers)
         self.held_out = None if held_out is None else DataLoader(
-            held_out, max(config["batch_size"], EVAL_BATCH))
+            held_out, max(config["batch_size"], EVAL_BATCH), num_workers=num_workers)
         self.epoch, self.batch, self.history = 0, 0, []
         self.partial = _fresh_partial()
         self._stop = False
@@ -185,6 +193,8 @@ class Trainer:
         if self.held_out is not None:
             result = evaluate(self.model, self.held_out, self.device)
             record.update(test_loss=result["loss"], test_acc=result["accuracy"])
+            if "top5" in result:
+                record["test_top5"] = result["top5"]
         record.update(lr=self.optimizer.param_groups[0]["lr"], seconds=p["seconds"],
                       images=p["seen"])
         self.history.append(record)
@@ -214,11 +224,11 @@ class Trainer:
 
 def evaluate(model, loader, device="cpu"):
     """``model`` in eval mode over ``loader``: a dict with ``loss`` (mean cross-entropy),
-    ``accuracy``, ``per_class_accuracy`` (an array, one entry per class of
-    ``loader.dataset.classes``) and ``images``."""
+    ``accuracy``, ``top5`` (top-5 accuracy, for more than 5 classes), ``per_class_accuracy``
+    (an array, one entry per class of ``loader.dataset.classes``) and ``images``."""
     was_training = model.training
     model.eval()
-    loss = correct = seen = 0
+    loss = correct = seen = top5 = 0
     n_classes = len(loader.dataset.classes)
     hits, counts = np.zeros(n_classes), np.zeros(n_classes)
     with no_grad():
@@ -226,16 +236,21 @@ def evaluate(model, loader, device="cpu"):
             out, _ = _logits(model(Tensor(backend.to_device(x, device))))
             target = Tensor(backend.to_device(y, device))
             loss += float(cross_entropy(out, target, reduction="sum").item())
-            right = backend.to_numpy(out.data.argmax(axis=1)) == y
+            scores = backend.to_numpy(out.data)
+            right = scores.argmax(axis=1) == y
             correct += int(right.sum())
+            top5 += int(topk_hits(scores, y, 5).sum()) if n_classes > 5 else 0
             seen += len(y)
             np.add.at(hits, y, right)
             np.add.at(counts, y, 1)
     model.train(was_training)
     if seen == 0:
         raise ValueError("evaluate: the data set is empty")
-    return dict(loss=loss / seen, accuracy=correct / seen,
-                per_class_accuracy=hits / np.maximum(counts, 1), images=seen)
+    result = dict(loss=loss / seen, accuracy=correct / seen,
+                  per_class_accuracy=hits / np.maximum(counts, 1), images=seen)
+    if n_classes > 5:
+        result["top5"] = top5 / seen
+    return result
 
 
 def _logits(output):

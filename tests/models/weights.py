@@ -1,6 +1,6 @@
-"""torchvision's answers for the zoo (../shared/data/torchvision_zoo.npz, beside the
-repository, or SCRATCHNET_ZOO_FIXTURE) and the weights behind them, rebuilt from the formula in
-its README."""
+"""torchvision's answers for the zoo (tests/models/torchvision_zoo.npz, or the file
+SCRATCHNET_ZOO_FIXTURE names) and the weights behind them, rebuilt from the formula
+(make_torchvision_zoo.py writes the file and describes it)."""
 import json
 import os
 import pathlib
@@ -8,15 +8,12 @@ import zlib
 
 import numpy as np
 
-ZOO = pathlib.Path(os.environ.get(
-    "SCRATCHNET_ZOO_FIXTURE",
-    pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "torchvision_zoo.npz"))
+ZOO = pathlib.Path(os.environ.get("SCRATCHNET_ZOO_FIXTURE",
+                                  pathlib.Path(__file__).resolve().parent / "torchvision_zoo.npz"))
 
 
 def open_zoo():
-    """The fixture file, opened, or None when it is absent."""
-    if not ZOO.exists():
-        return None
+    """The fixture file, opened (FileNotFoundError when it is absent)."""
     arrays = np.load(ZOO, allow_pickle=False)
     return Zoo(json.loads(bytes(arrays["meta.json"]).decode())["models"], arrays)
 
