@@ -33,7 +33,7 @@ import socket
 import subprocess
 import sys
 
-from _harness import blas_line, reexec_clean, set_threads
+from _harness import blas_line, reexec_clean, set_threads, training_step
 
 reexec_clean()  # before NumPy is imported: drop this machine's OPENBLAS_* overrides
 
@@ -59,18 +59,14 @@ def _scratchnet_step(model_name, mode, x, y):
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if mode in ("ddp", "ddp+sync"):
         model = DistributedDataParallel(model)
-    opt = sn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn, xt, yt = sn.nn.CrossEntropyLoss(), sn.tensor(x), sn.tensor(y)
-
-    def step():
-        opt.zero_grad()
-        loss_fn(model(xt), yt).backward()
-        opt.step()
+    def hidden():
         t = getattr(getattr(model, "reducer", None), "timings", None)
         if t:
             return (t["compute_end"] - t["comm_start"]) / (t["comm_end"] - t["comm_start"])
         return None
-    return step
+    opt = sn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return training_step(model, opt, sn.nn.CrossEntropyLoss(), sn.tensor(x), sn.tensor(y),
+                         hidden)
 
 
 def _torch_step(model_name, mode, x, y):
@@ -91,20 +87,15 @@ def _torch_step(model_name, mode, x, y):
         return lambda: [tdist.all_reduce(f) for f in flats]
     if mode == "ddp":
         model = torch.nn.parallel.DistributedDataParallel(model)
+    def hidden():
+        if mode != "ddp":
+            return None
+        logged = model._get_ddp_logging_data()
+        comm = logged.get("avg_backward_comm_time", 0)
+        return logged.get("avg_backward_compute_comm_overlap_time", 0) / comm if comm else None
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn, xt, yt = torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        opt.zero_grad()
-        loss_fn(model(xt), yt).backward()
-        opt.step()
-        if mode == "ddp":
-            logged = model._get_ddp_logging_data()
-            comm = logged.get("avg_backward_comm_time", 0)
-            return logged.get("avg_backward_compute_comm_overlap_time", 0) / comm \
-                if comm else None
-        return None
-    return step
+    return training_step(model, opt, torch.nn.CrossEntropyLoss(), torch.from_numpy(x),
+                         torch.from_numpy(y), hidden)
 
 
 def _worker(args):
