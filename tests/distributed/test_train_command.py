@@ -17,7 +17,8 @@ from scratchnet.train import Callback, Interrupted
 from tests.distributed.launch import MPIEXEC, environment, mpiexec, needs_mpi
 
 pytestmark = needs_mpi
-RUN = ["lenet5", "--epochs", "2", "--no-augment", "--no-progress"]   # bundled MNIST, batch 64
+QUIET = ["--no-progress", "--no-curves"]
+RUN = ["lenet5", "--epochs", "2", "--no-augment", *QUIET]       # bundled MNIST, batch 64
 SCRATCHNET = [sys.executable, "-m", "scratchnet"]      # the `scratchnet` command
 
 
@@ -81,8 +82,7 @@ def test_sigterm_to_mpiexec_saves_one_checkpoint_that_one_process_resumes(one_pr
     checkpoint = sn.load(str(tmp_path / "last.npz"))
     assert (checkpoint["epoch"], checkpoint["threads"]) == (1, 1)
     assert checkpoint["partial"]["seen"] == 64 * checkpoint["batch"] > 0   # both ranks' images
-    assert main(["train", "lenet5", "--resume", str(tmp_path / "last.npz"),
-                 "--no-progress"]) == 0
+    assert main(["train", "lenet5", "--resume", str(tmp_path / "last.npz"), *QUIET]) == 0
     _assert_same_weights(tmp_path / "last.npz", one_process)
 
 
@@ -98,7 +98,7 @@ def test_two_ranks_resume_what_one_process_saved(one_process, tmp_path):
     with pytest.raises(Interrupted):
         trainer.fit()
     result = mpiexec([*SCRATCHNET, "train", "lenet5", "--resume", str(tmp_path / "last.npz"),
-                      "--no-progress"], timeout=300)
+                      *QUIET], timeout=300)
     assert result.returncode == 0, result.stderr
     assert "from epoch 1, batch 20" in result.stdout
     _assert_same_weights(tmp_path / "last.npz", one_process)
@@ -106,7 +106,7 @@ def test_two_ranks_resume_what_one_process_saved(one_process, tmp_path):
 
 def test_a_batch_that_does_not_split_is_refused_before_training(tmp_path):
     result = mpiexec([*SCRATCHNET, "train", "lenet5", "--batch-size", "65", "--out",
-                      str(tmp_path), "--no-progress"], timeout=60)
+                      str(tmp_path), *QUIET], timeout=60)
     assert result.returncode == 2
     assert "scratchnet train: error: the batch of 65 images cannot be split evenly over 2 " \
            "processes; run a number of processes that divides 65, or choose a --batch-size " \
