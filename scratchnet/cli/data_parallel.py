@@ -37,9 +37,9 @@ def join(device="cpu"):
         return
     try:
         distributed.init_process_group("nccl" if device == "cuda" else "mpi")
-    except ImportError as err:
-        raise CommandError(f"this process was started by a launcher with "
-                           f"{distributed.launched_world_size()} processes: {err}") from None
+    except (ImportError, RuntimeError) as err:   # mpi4py or NCCL missing; not an MPI launcher
+        raise CommandError(f"started as one of {distributed.launched_world_size()} "
+                           f"processes, but: {err}") from None
     if "NUMBA_NUM_THREADS" not in os.environ:
         import numba
         share = os.cpu_count() // distributed.default_group().local_size()

@@ -8,6 +8,7 @@ import sys
 
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import launcher
 from .work import ReduceOp
 
 BACKENDS = ("mpi", "nccl")
@@ -68,6 +69,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         from .mpi import MPIGroup, load_mpi
         mpi = load_mpi()
         group = MPIGroup(mpi.COMM_WORLD, mpi)
+        place = launcher.placement()
+        if place is not None and place.world_size != group.size():
+            raise RuntimeError(f"init_process_group: the launcher set {place.source} for "
+                               f"{place.world_size} processes, but MPI sees {group.size()}: "
+                               "start the job with an MPI launcher (mpiexec, or srun with "
+                               "--mpi=pmi2) to use the 'mpi' backend")
     else:
         from .nccl import nccl_group
         group = nccl_group(device_id)

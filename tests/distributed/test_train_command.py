@@ -127,3 +127,16 @@ def test_a_failing_rank_ends_the_job_with_its_error(tmp_path, mode, status, mess
     assert message in result.stderr
     assert "epoch 1/2" not in result.stdout          # rank 0 did not go on training
     assert elapsed < 30, f"the job took {elapsed:.0f} s to end"
+
+
+def test_a_launcher_mpi_cannot_see_is_refused_in_one_line(tmp_path):
+    """torchrun's variables, but no MPI launcher: MPI sees one process, not the two the
+    environment announces (each would train alone into the same folder)."""
+    result = subprocess.run([*SCRATCHNET, "train", *RUN, "--out", str(tmp_path)],
+                            env=environment(RANK=1, WORLD_SIZE=2), capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "scratchnet train: error: started as one of 2 processes, but: init_process_group: "
+        "the launcher set RANK/WORLD_SIZE for 2 processes, but MPI sees 1: start the job with "
+        "an MPI launcher (mpiexec, or srun with --mpi=pmi2) to use the 'mpi' backend")

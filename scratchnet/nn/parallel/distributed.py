@@ -16,6 +16,7 @@ import contextlib
 import numpy as np
 
 from ... import distributed
+from ...backend import get_array_module, to_numpy
 from ...function import is_grad_enabled
 from ..module import Module
 from .reducer import Reducer
@@ -109,11 +110,13 @@ def unwrap(model):
 def _check_same_parameters(module, group):
     """Every rank must hold a replica of the same model: compare parameter counts and sizes
     (a clear error now instead of a hang or garbage in the first all-reduce)."""
-    sizes = [int(p.data.size) for p in module.parameters()]
+    params = list(module.parameters())
+    sizes = [int(p.data.size) for p in params]
     mine = np.array([len(sizes), sum(sizes), _fingerprint(sizes)], np.int64)
-    work, everyone = group.all_gather(mine)
+    xp = get_array_module(params[0].data)                    # NCCL sends from the GPU
+    work, everyone = group.all_gather(xp.asarray(mine))
     work.wait()
-    everyone = np.asarray(everyone)
+    everyone = to_numpy(everyone)
     if (everyone != mine).any():
         shown = "; ".join(f"rank {r}: {n:,} parameters, {t:,} values" for r, (n, t, _) in
                           enumerate(everyone.tolist()))

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from ...backend import get_array_module
+from ...backend import get_array_module, to_numpy
 from ...distributed.work import ReduceOp
 from ...function import Edge
 from ...tensor import Tensor
@@ -169,9 +169,10 @@ class Reducer:
         if not self.find_unused:
             return lambda p: True
         params = [p for b in self.buckets for p in b.params]
-        counts = np.array([id(p) in self.used for p in params], np.int32)
+        xp = get_array_module(self.buckets[0].flat)          # the device NCCL reduces on
+        counts = xp.asarray(np.array([id(p) in self.used for p in params], np.int32))
         self.group.all_reduce(counts, ReduceOp.SUM).wait()
-        anywhere = {id(p) for p, n in zip(params, counts) if n > 0}
+        anywhere = {id(p) for p, n in zip(params, to_numpy(counts)) if n > 0}
         return lambda p: id(p) in anywhere
 
     def _reset(self):
