@@ -64,20 +64,35 @@ def test_two_ranks_of_32_train_the_weights_of_one_process_of_64(one_process, tmp
         assert a["test_acc"] == pytest.approx(b["test_acc"], abs=1e-3)
 
 
-def test_sigterm_to_mpiexec_saves_one_checkpoint_that_one_process_resumes(one_process,
-                                                                          tmp_path):
+def _signalled_in_epoch_2(out, signum):
+    """A 2-rank run into ``out`` sent ``signum`` (through mpiexec) as epoch 2 starts: its
+    exit status and output."""
     proc = subprocess.Popen([MPIEXEC, "-n", "2", *SCRATCHNET, "train", *RUN, "--out",
-                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=environment(MPIEXEC_TIMEOUT=300))
     try:
         for line in proc.stdout:                      # ends if the job ends early
             if line.startswith("epoch 1/2"):
                 break
-        proc.send_signal(signal.SIGTERM)              # inside epoch 2
+        proc.send_signal(signum)                      # mpiexec forwards it to every rank
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    return proc.returncode, stdout, stderr
+
+
+def test_ctrl_c_to_mpiexec_stops_every_rank_after_the_same_batch(tmp_path):
+    status, stdout, stderr = _signalled_in_epoch_2(tmp_path, signal.SIGINT)
+    assert status == 128 + signal.SIGINT, stderr
+    assert stdout.count("stopped at epoch 2") == 1
+    checkpoint = sn.load(str(tmp_path / "last.npz"))
+    assert checkpoint["partial"]["seen"] == 64 * checkpoint["batch"] > 0
+
+
+def test_sigterm_to_mpiexec_saves_one_checkpoint_that_one_process_resumes(one_process,
+                                                                          tmp_path):
+    status, stdout, stderr = _signalled_in_epoch_2(tmp_path, signal.SIGTERM)
+    assert status == 128 + signal.SIGTERM, stderr
     assert stdout.count("stopped at epoch") == 1 and "checkpoint saved to" in stdout
     checkpoint = sn.load(str(tmp_path / "last.npz"))
     assert (checkpoint["epoch"], checkpoint["threads"]) == (1, 1)
