@@ -106,8 +106,7 @@ def _worker(args):
     ranks = int(os.environ.get("PMI_SIZE", "1"))
     rank = int(os.environ.get("PMI_RANK", "0"))
     if args.worker == "torch":
-        import torch
-        import torch.distributed as tdist
+        import torch.distributed as tdist   # imports torch: set_threads pins its threads too
         if ranks > 1:
             os.environ.update(RANK=str(rank), WORLD_SIZE=str(ranks))
             tdist.init_process_group("gloo")
