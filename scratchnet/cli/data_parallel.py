@@ -126,7 +126,5 @@ def finish(status):
     """The exit status; several processes that did not end together (a failure, a second
     signal) are ended here, all of them, with ``status``."""
     if active() and status != 0 and not (_job["sync"] and _job["sync"].stopped_together):
-        sys.stdout.flush()
-        sys.stderr.flush()
         distributed.default_group().abort(status)
     return status

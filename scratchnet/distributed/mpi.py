@@ -8,10 +8,23 @@ Non-blocking collectives (``MPI_Iallreduce`` ...) progress only while the proces
 an MPI call, so whoever waits on several of them calls ``Work.is_completed()`` now and then
 (DistributedDataParallel does it from its gradient hooks).
 """
+import sys
+import time
+
 import numpy as np
 
 from .. import backend
 from .work import ReduceOp, Work
+
+ABORT_GRACE = 0.5   # seconds between a failing rank's last words and MPI_Abort
+
+
+def pause_for_last_words():
+    """Flush this process's output, then give the launcher ABORT_GRACE seconds to forward it
+    before the job is killed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(ABORT_GRACE)
 
 
 def load_mpi():
@@ -85,7 +98,10 @@ class MPIGroup:
         return MPIGroup(self.comm.Dup(), self._mpi)
 
     def abort(self, status):
-        """End every process of the job now, with exit status ``status`` (``MPI_Abort``)."""
+        """End every process of the job now, with exit status ``status`` (``MPI_Abort``),
+        after half a second in which the launcher forwards what this rank printed last (its
+        error): it drops what it has not read when it kills the job."""
+        pause_for_last_words()
         self.comm.Abort(status)
 
     def close(self):

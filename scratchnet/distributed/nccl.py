@@ -110,6 +110,9 @@ class NCCLGroup:
         return self
 
     def abort(self, status):
+        """End every process of the job (through MPI, which exchanged the id), or this one."""
+        from .mpi import pause_for_last_words
+        pause_for_last_words()
         if self._mpi_comm is not None:
             self._mpi_comm.Abort(status)
         os._exit(status)

@@ -211,7 +211,6 @@ def _abort_job(exc_type, exc, tb):
     """sys.excepthook while a multi-process group exists: print as usual, then end every
     rank (a rank left in a collective would wait forever)."""
     (_state["excepthook"] or sys.__excepthook__)(exc_type, exc, tb)
-    sys.stderr.flush()
     group = _state["group"]
     if group is not None:
         group.abort(130 if issubclass(exc_type, KeyboardInterrupt) else 1)
