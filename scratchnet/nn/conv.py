@@ -13,7 +13,9 @@ from .module import Module, Parameter
 class Conv2d(Module):
     """y = conv2d(x, weight, bias) with weight (out_channels, in_channels/groups, KH, KW) and
     bias (out_channels,), as ``torch.nn.Conv2d``. Both start uniform in ±1/√fan_in with
-    fan_in = in_channels/groups·KH·KW (torch's kaiming_uniform_(a=√5) for the weight)."""
+    fan_in = in_channels/groups·KH·KW (torch's kaiming_uniform_(a=√5) for the weight).
+    ``padding_mode`` "reflect", "replicate" or "circular" pads with ``F.pad`` in that mode
+    first, then convolves without padding (torch's way)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
@@ -25,8 +27,8 @@ class Conv2d(Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels={in_channels} and out_channels="
                              f"{out_channels} must be divisible by groups={groups}")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is implemented, got "
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
                              f"{padding_mode!r}")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
@@ -39,6 +41,7 @@ class Conv2d(Module):
         self.stride = _shapes.pair(stride, name, "stride")
         self.padding, self.dilation = padding, _shapes.pair(dilation, name, "dilation")
         self.groups, self.padding_mode = groups, padding_mode
+        self._pad_widths = _pad_widths(padding, self.kernel_size, self.dilation)
         shape = (out_channels, in_channels // groups) + self.kernel_size
         device = backend.check_device(device)
         self.weight = Parameter(backend.to_device(np.zeros(shape, dtype), device))
@@ -58,6 +61,10 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d({self.extra_repr()}): expected input (N, "
                              f"{self.in_channels}, H, W) or ({self.in_channels}, H, W), got "
                              f"{x.shape}")
+        if self.padding_mode != "zeros":          # pad first, then convolve without padding
+            x = F.pad(x, self._pad_widths, mode=self.padding_mode)
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation,
+                            self.groups)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -72,4 +79,21 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _pad_widths(padding, kernel_size, dilation):
+    """``F.pad``'s (left, right, top, bottom) for a non-zeros padding_mode: the padding on
+    both sides of each dim, or for "same" the split that conv2d makes (extra pixel after)."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        (top, bottom), (left, right) = (_shapes.same_padding(k, d)
+                                        for k, d in zip(kernel_size, dilation))
+        return (left, right, top, bottom)
+    return (padding[1], padding[1], padding[0], padding[0])
