@@ -2,13 +2,14 @@
 
 Each Function gives the loss per element; ``weight`` multiplies it and the reduction (mean,
 sum or none) follows, as ordinary ops. Both Functions also give the target its gradient,
-as torch does (soft labels can be learned).
+as torch does (soft labels can be learned); ``weight`` and ``pos_weight`` are constants
+(torch refuses them when they require grad, and so does scratchnet).
 """
 import numpy as np
 
 from .. import backend
-from ..function import Function
-from ._operands import check_float, check_tensor, unbroadcast
+from ..function import Function, is_grad_enabled
+from ._operands import check_float, check_tensor
 from .loss import REDUCTIONS
 
 LOG_FLOOR = -100.0     # torch clamps each log at −100 so that p = 0 or 1 gives a finite loss
@@ -20,19 +21,21 @@ class BCEFunction(Function):
 
     def forward(self, x, t):
         xp = backend.get_array_module(x)
-        log_x = xp.maximum(xp.log(x), LOG_FLOOR)
-        log_1mx = xp.maximum(xp.log1p(-x), LOG_FLOOR)
-        self.save_for_backward(x, t, log_x, log_1mx)
+        self.save_for_backward(x, t)
+        with np.errstate(divide="ignore"):               # log 0 = −inf, then clamped
+            log_x = xp.maximum(xp.log(x), LOG_FLOOR)
+            log_1mx = xp.maximum(xp.log1p(-x), LOG_FLOOR)
         return -(t * log_x + (1 - t) * log_1mx)
 
     def backward(self, gy):
-        x, t, log_x, log_1mx = self.saved_tensors
+        x, t = self.saved_tensors
         xp = backend.get_array_module(gy)
         gx = gt = None
         if self.needs_input_grad[0]:
             gx = gy * (x - t) / xp.maximum((1 - x) * x, EPSILON)
         if self.needs_input_grad[1]:
-            gt = gy * (log_1mx - log_x)
+            with np.errstate(divide="ignore"):
+                gt = gy * (xp.log1p(-x) - xp.log(x))    # −logit(x), unclamped (torch's rule)
         return gx, gt
 
 
@@ -40,7 +43,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """ℓ = −w·(t·log x + (1 − t)·log(1 − x)) per element, each log clamped at −100 (torch's
     rule), then reduced. input: probabilities in [0, 1]; target and input of one shape;
     weight broadcasts to it. Backward: gx = gy·w·(x − t) / max(x(1 − x), 1e-12),
-    gt = gy·w·(log(1 − x) − log x)."""
+    gt = gy·w·(log(1 − x) − log x), not clamped (torch's rule: ±inf at x = 0 or 1)."""
     op = "binary_cross_entropy"
     _check(op, input, target, weight, reduction)
     if input.numel() and bool(((input.data < 0) | (input.data > 1)).any()):
@@ -62,16 +65,14 @@ class BCEWithLogitsFunction(Function):
         x, t, p, log_sig = self.saved_tensors
         xp = backend.get_array_module(gy)
         lw = 1 if p is None else 1 + (p - 1) * t
-        gx = gt = gp = None
+        gx = gt = None
         if self.needs_input_grad[0]:
             z = xp.exp(-xp.abs(x))
             sigmoid_neg = xp.where(x < 0, 1 / (1 + z), z / (1 + z))    # σ(−x)
             gx = gy * ((1 - t) - lw * sigmoid_neg)
         if self.needs_input_grad[1]:
             gt = gy * (-x - (0 if p is None else (p - 1) * log_sig))
-        if self.needs_input_grad[2]:
-            gp = unbroadcast(-gy * t * log_sig, p.shape)
-        return gx, gt, gp
+        return gx, gt, None
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
@@ -79,8 +80,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """ℓ = w·((1 − t)·x − (1 + (p − 1)·t)·log σ(x)) per element: binary cross-entropy of
     σ(x) computed from the logits x without forming σ(x) (torch's formula, exact in both
     tails); p = ``pos_weight`` (broadcast along the last dim) weighs the positive term.
-    Backward: gx = gy·w·((1 − t) − (1 + (p − 1)t)·σ(−x)), gt = gy·w·(−x − (p − 1)·log σ(x)),
-    gp = −gy·w·t·log σ(x)."""
+    Backward: gx = gy·w·((1 − t) − (1 + (p − 1)t)·σ(−x)), gt = gy·w·(−x − (p − 1)·log σ(x)).
+    """
     op = "binary_cross_entropy_with_logits"
     if size_average is not None or reduce is not None:
         raise ValueError(f"{op}: size_average and reduce are deprecated in torch and not "
@@ -88,6 +89,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check(op, input, target, weight, reduction)
     if pos_weight is not None:
         _check_broadcasts(op, "pos_weight", pos_weight, input)
+        _check_constant(op, "pos_weight", pos_weight)
     losses = BCEWithLogitsFunction()(input, target, pos_weight)
     return _weighted_reduction(losses, weight, reduction)
 
@@ -108,6 +110,13 @@ def _check(op, input, target, weight, reduction):
                          f"input size ({input.shape}) is not supported; give them one shape")
     if weight is not None:
         _check_broadcasts(op, "weight", weight, input)
+    _check_constant(op, "weight", weight)
+
+
+def _check_constant(op, name, t):
+    if t is not None and t.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{op}' is not differentiable with respect to argument "
+                           f"'{name}'. This input cannot have requires_grad True.")
 
 
 def _check_broadcasts(op, name, t, input):

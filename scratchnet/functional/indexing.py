@@ -114,8 +114,7 @@ def _check_index_args(op, input, dim, index, index_shape):
 
 def _check_range(op, index, size, dim):
     values = index.data
-    bad = (values < -size) | (values >= size) if op == "index_select" else \
-        (values < 0) | (values >= size)
+    bad = (values < 0) | (values >= size)
     if values.size and bool(bad.any()):
         raise IndexError(f"{op}(): index {int(values[bad][0])} is out of bounds for dimension "
                          f"{dim} with size {size}")

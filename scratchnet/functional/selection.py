@@ -71,17 +71,22 @@ class MaximumFunction(Function):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        a_wins = a > b if self.kind == "max" else a < b
-        b_wins = b > a if self.kind == "max" else b < a
-        half = gy * gy.dtype.type(0.5) * (a == b)           # a tie: half to each
-        ga = unbroadcast(gy * a_wins + half, a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(gy * b_wins + half, b.shape) if self.needs_input_grad[1] else None
+        xp = backend.get_array_module(gy)
+        zero = gy.dtype.type(0)
+        shared = xp.where(a == b, gy * gy.dtype.type(0.5), gy)   # a tie: half to each
+        a_loses = a < b if self.kind == "max" else a > b
+        b_loses = a > b if self.kind == "max" else a < b
+        # torch's rule: an input gets gy unless it lost, so with a NaN (no order) both do
+        ga = unbroadcast(xp.where(a_loses, zero, shared), a.shape) if self.needs_input_grad[0] \
+            else None
+        gb = unbroadcast(xp.where(b_loses, zero, shared), b.shape) if self.needs_input_grad[1] \
+            else None
         return ga, gb
 
 
 def maximum(input, other):
     """y = max(a, b) elementwise (broadcast). Backward: gy goes to the larger input, half to
-    each where they are equal (torch's rule)."""
+    each where they are equal, all of it to both where one is NaN (torch's rule)."""
     _check_tensors("maximum", input, other)
     return MaximumFunction("max")(*as_operands("maximum", input, other))
 
@@ -127,9 +132,11 @@ def clamp_tensor(input, min=None, max=None):
     """``clamp`` with Tensor bounds: y = min(max(x, low), high), all three broadcast (high
     wins where high < low). Backward: gx = gy where low ≤ x ≤ high; g_low = gy where low
     was picked (x < low < high); g_high = gy where high was picked (x > high, or high < low)."""
-    # a number bound is "weak" beside x, as in arithmetic: as_operands gives it its dtype
-    low, high = (b if b is None or isinstance(b, Tensor) else as_operands("clamp", input, b)[1]
-                 for b in (min, max))
+    if any(b is not None and not isinstance(b, Tensor) for b in (min, max)):
+        kinds = " and ".join(type(b).__name__ for b in (min, max))
+        raise TypeError(f"clamp: min and max must both be Tensors (or None) when one is, as "
+                        f"in torch; got {kinds}")
+    low, high = min, max
     tensors = [t for t in (input, low, high) if t is not None]
     try:
         np.broadcast_shapes(*(t.shape for t in tensors))
