@@ -39,6 +39,7 @@ def as_dtype(spec):
                 return dtype
         if name in _ALIASES:
             return _ALIASES[name]
+        spec = name
     try:
         dtype = np.dtype(spec)
     except TypeError:

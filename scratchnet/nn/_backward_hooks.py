@@ -49,8 +49,9 @@ class InputsBoundary(Function):
 
     def backward(self, *grads):
         grad_input = [None] * self.call.n_inputs     # None for arguments that are not floats
-        for slot, g in zip(self.slots, grads):
-            grad_input[slot] = Tensor(g) if g.dtype.kind == "f" else None
+        for slot, g, graded in zip(self.slots, grads, self.needs_input_grad):
+            if g.dtype.kind == "f":                  # zeros for a tensor without grad (torch)
+                grad_input[slot] = Tensor(g if graded else g * 0)
         grad_input = self.call.run_hooks(tuple(grad_input))
         return tuple(_array(grad_input[slot]) for slot in self.slots)
 
