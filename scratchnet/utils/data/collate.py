@@ -55,7 +55,7 @@ def default_collate(batch):
         size = len(elem)
         if any(len(sample) != size for sample in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [default_collate(list(samples)) for samples in zip(*batch)]
+        fields = [default_collate(samples) for samples in zip(*batch)]
         if isinstance(elem, tuple):
             return fields                                  # torch returns tuples as lists
         if isinstance(elem, collections.abc.MutableSequence):
