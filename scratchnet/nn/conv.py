@@ -22,11 +22,7 @@ class Conv2d(Module):
                  dtype=np.float32):
         super().__init__()
         name = f"Conv2d({in_channels}, {out_channels})"
-        if not isinstance(groups, int) or groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels={in_channels} and out_channels="
-                             f"{out_channels} must be divisible by groups={groups}")
+        check_groups(name, in_channels, out_channels, groups)
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
                              f"{padding_mode!r}")
@@ -42,19 +38,12 @@ class Conv2d(Module):
         self.padding, self.dilation = padding, _shapes.pair(dilation, name, "dilation")
         self.groups, self.padding_mode = groups, padding_mode
         self._pad_widths = _pad_widths(padding, self.kernel_size, self.dilation)
-        shape = (out_channels, in_channels // groups) + self.kernel_size
-        device = backend.check_device(device)
-        self.weight = Parameter(backend.to_device(np.zeros(shape, dtype), device))
-        self.bias = (Parameter(backend.to_device(np.zeros(out_channels, dtype), device))
-                     if bias else None)
-        self.reset_parameters()
+        make_parameters(self, (out_channels, in_channels // groups) + self.kernel_size,
+                        out_channels if bias else None, device, dtype)
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
+        reset_conv_parameters(self.weight, self.bias, fan_in)
 
     def forward(self, x):
         if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
@@ -85,6 +74,33 @@ class Conv2d(Module):
 
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def check_groups(name, in_channels, out_channels, groups):
+    if not isinstance(groups, int) or groups <= 0:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{name}: in_channels={in_channels} and out_channels="
+                         f"{out_channels} must be divisible by groups={groups}")
+
+
+def make_parameters(module, weight_shape, bias_size, device, dtype):
+    """A convolution's weight and bias (None without bias_size) on ``device``, then
+    ``module.reset_parameters()`` fills them."""
+    device = backend.check_device(device)
+    module.weight = Parameter(backend.to_device(np.zeros(weight_shape, dtype), device))
+    module.bias = (None if bias_size is None else
+                   Parameter(backend.to_device(np.zeros(bias_size, dtype), device)))
+    module.reset_parameters()
+
+
+def reset_conv_parameters(weight, bias, fan_in):
+    """torch's convolution init: kaiming_uniform_(a=√5) for the weight (uniform in
+    ±1/√fan_in), the bias uniform in ±1/√fan_in."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
 
 
 def _pad_widths(padding, kernel_size, dilation):

@@ -1,13 +1,10 @@
 """ConvTranspose2d: a layer owning the weight and bias of ``F.conv_transpose2d``."""
-import math
-
 import numpy as np
 
-from .. import backend
 from .. import functional as F
 from ..kernels import _shapes
-from . import init
-from .module import Module, Parameter
+from .conv import check_groups, make_parameters, reset_conv_parameters
+from .module import Module
 
 
 class ConvTranspose2d(Module):
@@ -22,11 +19,7 @@ class ConvTranspose2d(Module):
                  device=None, dtype=np.float32):
         super().__init__()
         name = f"ConvTranspose2d({in_channels}, {out_channels})"
-        if not isinstance(groups, int) or groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels={in_channels} and out_channels="
-                             f"{out_channels} must be divisible by groups={groups}")
+        check_groups(name, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported for "
                              f"ConvTranspose2d (as in torch), got {padding_mode!r}")
@@ -37,19 +30,12 @@ class ConvTranspose2d(Module):
         self.output_padding = _shapes.pair(output_padding, name, "output_padding")
         self.dilation = _shapes.pair(dilation, name, "dilation")
         self.groups, self.padding_mode = groups, padding_mode
-        shape = (in_channels, out_channels // groups) + self.kernel_size
-        device = backend.check_device(device)
-        self.weight = Parameter(backend.to_device(np.zeros(shape, dtype), device))
-        self.bias = (Parameter(backend.to_device(np.zeros(out_channels, dtype), device))
-                     if bias else None)
-        self.reset_parameters()
+        make_parameters(self, (in_channels, out_channels // groups) + self.kernel_size,
+                        out_channels if bias else None, device, dtype)
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.out_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        fan_in = self.out_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
+        reset_conv_parameters(self.weight, self.bias, fan_in)
 
     def forward(self, x, output_size=None):
         if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
