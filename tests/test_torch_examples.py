@@ -21,7 +21,8 @@ TORCH_LINES = {
     "import scratchnet.nn.functional as F": "import torch.nn.functional as F",
     "import scratchnet.optim as optim": "import torch.optim as optim",
     "from scratchnet.data import transforms": "from torchvision import transforms",
-    "from scratchnet.optim.lr_scheduler import StepLR": "from torch.optim.lr_scheduler import StepLR",
+    "from scratchnet.optim.lr_scheduler import StepLR":
+        "from torch.optim.lr_scheduler import StepLR",
     "from scratchnet.nn import init": "from torch.nn import init",
     "from scratchnet.utils.data import Dataset": "from torch.utils.data import Dataset",
     "from scratchnet.utils.data import DataLoader, Dataset":

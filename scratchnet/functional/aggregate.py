@@ -5,6 +5,8 @@ broadcasts it against the input.
 """
 import math
 
+import numpy as np
+
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
@@ -112,7 +114,8 @@ class LogSumExpFunction(Function):
         m = x.max(axis=self.axes, keepdims=True) if x.size else xp.zeros(
             _reduced_shape(x.shape, self.axes, True), x.dtype)
         m = xp.where(xp.isinf(m), 0, m).astype(x.dtype)
-        y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        with np.errstate(divide="ignore"):            # log 0 = −inf: a row of all −inf
+            y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
         self.save_for_backward(x, y)
         return y if self.keepdim else y.reshape(_reduced_shape(x.shape, self.axes, False))
 

@@ -18,14 +18,16 @@ class SoftplusFunction(Function):
         xp = backend.get_array_module(x)
         self.save_for_backward(x)
         bx = x * x.dtype.type(self.beta)
-        soft = xp.log1p(xp.exp(bx)) / x.dtype.type(self.beta)
+        # exp only below the threshold (the values above it are not used): no overflow
+        below = xp.minimum(bx, x.dtype.type(self.threshold))
+        soft = xp.log1p(xp.exp(below)) / x.dtype.type(self.beta)
         return xp.where(bx > self.threshold, x, soft)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
         xp = backend.get_array_module(gy)
         bx = x * x.dtype.type(self.beta)
-        z = xp.exp(bx)
+        z = xp.exp(xp.minimum(bx, x.dtype.type(self.threshold)))
         return xp.where(bx > self.threshold, gy, gy * z / (z + 1))    # gy · sigmoid(βx)
 
 

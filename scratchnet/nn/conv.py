@@ -58,22 +58,29 @@ class Conv2d(Module):
                         self.groups)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        return conv_extra_repr(self)
 
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def conv_extra_repr(m):
+    """torch's repr of a convolution layer's arguments (_ConvNd.extra_repr): the defaults
+    left out, in torch's order."""
+    s = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
+    if m.padding != (0, 0):
+        s += f", padding={m.padding}"
+    if m.dilation != (1, 1):
+        s += f", dilation={m.dilation}"
+    if getattr(m, "output_padding", (0, 0)) != (0, 0):
+        s += f", output_padding={m.output_padding}"
+    if m.groups != 1:
+        s += f", groups={m.groups}"
+    if m.bias is None:
+        s += ", bias=False"
+    if m.padding_mode != "zeros":
+        s += f", padding_mode={m.padding_mode}"
+    return s
 
 
 def check_groups(name, in_channels, out_channels, groups):

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import functional as F
 from ..kernels import _shapes
-from .conv import check_groups, make_parameters, reset_conv_parameters
+from .conv import check_groups, conv_extra_repr, make_parameters, reset_conv_parameters
 from .module import Module
 
 
@@ -63,16 +63,4 @@ class ConvTranspose2d(Module):
         return extra
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return conv_extra_repr(self)

@@ -10,8 +10,15 @@ from hypothesis import strategies as st
 import scratchnet as sn
 import scratchnet.functional as F
 from tests.helpers import DEVICES, FLOATS, assert_gradcheck, assert_matches_torch
-from tests.strategies import (distinct_values, nonzero_values, seeds, shapes, shapes_and_dim,
-                              shapes_and_dims, values)
+from tests.strategies import (
+    distinct_values,
+    nonzero_values,
+    seeds,
+    shapes,
+    shapes_and_dim,
+    shapes_and_dims,
+    values,
+)
 
 torch = pytest.importorskip("torch")
 

@@ -8,8 +8,14 @@ from hypothesis import strategies as st
 import scratchnet as sn
 import scratchnet.functional as F
 from tests.helpers import DEVICES, FLOATS, assert_gradcheck, assert_matches_torch
-from tests.strategies import (broadcastable_shapes, distinct_values, seeds, shapes,
-                              shapes_and_dims, values)
+from tests.strategies import (
+    broadcastable_shapes,
+    distinct_values,
+    seeds,
+    shapes,
+    shapes_and_dims,
+    values,
+)
 
 torch = pytest.importorskip("torch")
 

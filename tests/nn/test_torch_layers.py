@@ -45,6 +45,8 @@ LAYERS = [
      RNG.standard_normal((2, 4, 3, 5))),
     (lambda m: m.ConvTranspose2d(3, 2, (2, 3), dilation=2, bias=False),
      RNG.standard_normal((1, 3, 4, 4))),
+    (lambda m: m.ConvTranspose2d(2, 2, 3, stride=3, output_padding=2, dilation=2),
+     RNG.standard_normal((1, 2, 3, 2))),
 ] + [(lambda m, mode=mode, pad=pad: m.Conv2d(2, 3, (3, 2), padding=pad, padding_mode=mode),
       RNG.standard_normal((2, 2, 5, 6)))
      for mode in ("reflect", "replicate", "circular") for pad in (1, (2, 1), "same")]

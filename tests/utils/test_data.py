@@ -6,10 +6,21 @@ import numpy as np
 import pytest
 
 import scratchnet as sn
-from scratchnet.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset,
-                                   RandomSampler, SequentialSampler, Subset,
-                                   SubsetRandomSampler, TensorDataset, WeightedRandomSampler,
-                                   default_collate, default_convert, random_split)
+from scratchnet.utils.data import (
+    BatchSampler,
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    default_convert,
+    random_split,
+)
 
 torch = pytest.importorskip("torch")
 tdata = torch.utils.data
