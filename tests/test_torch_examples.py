@@ -2,6 +2,7 @@
 runs under PyTorch once its marked import block is swapped for torch's, which shows that
 everything else in it is plain torch code."""
 import importlib.util
+import multiprocessing
 import os
 import sys
 import types
@@ -81,7 +82,9 @@ def _torchvision_transforms(torch):
 
 
 def test_mnist_example_trains_and_saves(tmp_path, capsys):
-    loss, correct = _load("torch_mnist").main(["--smoke", "--out", str(tmp_path)])
+    # its worker process needs fork here: other start methods import the example by name
+    workers = [] if multiprocessing.get_start_method() == "fork" else ["--num-workers", "0"]
+    loss, correct = _load("torch_mnist").main(["--smoke", "--out", str(tmp_path)] + workers)
     assert np.isfinite(loss) and correct > 2 * 20     # chance: 20 of 200 held-out digits
     assert "Test set: Average loss" in capsys.readouterr().out
     state = sn.load(str(tmp_path / "mnist_cnn.pt"))

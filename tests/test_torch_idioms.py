@@ -166,6 +166,7 @@ def test_arithmetic_and_comparison_methods_match_torch():
     a, b = values(np.random.default_rng(0), (2, 3)), values(np.random.default_rng(1), (3,))
     for op in (lambda x, y: x.add(y, alpha=2), lambda x, y: x.sub(y, alpha=0.5),
                lambda x, y: x.mul(y), lambda x, y: x.div(y), lambda x, y: x.maximum(y),
+               lambda x, y: x.max(y) + x.min(y),
                lambda x, y: x.where(x > 0, y), lambda x, y: x.new_zeros(2, 3) + x,
                lambda x, y: x.new_ones((2, 3)) * x, lambda x, y: x.new_full((2, 3), 2.0) * x):
         assert_matches_torch(op, op, [a, b])

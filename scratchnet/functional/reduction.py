@@ -8,6 +8,7 @@ from collections import namedtuple
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
+from . import selection
 from ._operands import check_tensor, normalize_dim
 
 # What torch.max(x, dim) returns: a (values, indices) pair with names.
@@ -145,6 +146,8 @@ class ExtremumDimFunction(Function):
 
 def _extremum(kind, input, dim, keepdim):
     check_tensor(kind, input)
+    if isinstance(dim, Tensor):              # max(a, b): torch's elementwise form
+        return (selection.maximum if kind == "max" else selection.minimum)(input, dim)
     if input.numel() == 0:
         raise RuntimeError(f"{kind}(): expected a non-empty tensor, got shape {input.shape}")
     if dim is None:
@@ -155,7 +158,8 @@ def _extremum(kind, input, dim, keepdim):
 
 def max(input, dim=None, keepdim=False):
     """``max(x)``: the largest element; backward splits gy evenly among tied maxima.
-    ``max(x, dim)``: ``(values, indices)``; backward sends gy to the returned (first) index."""
+    ``max(x, dim)``: ``(values, indices)``; backward sends gy to the returned (first) index.
+    ``max(x, other)`` with a Tensor: ``maximum(x, other)``, as torch."""
     return _extremum("max", input, dim, keepdim)
 
 

@@ -11,7 +11,8 @@ import pytest
 
 import scratchnet as sn
 from scratchnet.utils.data import DataLoader
-from tests.utils.worker_datasets import Convolves, Dies, Fails, Numbers, Slow, WhoAmI
+from tests.utils.worker_datasets import (Convolves, Dies, Fails, MarkWorker, Numbers, Slow,
+                                         WhoAmI)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -65,7 +66,7 @@ def _samples(batch):
 
 def test_worker_init_fn_runs_once_in_each_worker(tmp_path):
     loader = DataLoader(Numbers(6), batch_size=2, num_workers=2,
-                        worker_init_fn=lambda w: open(tmp_path / f"worker{w}", "w").close())
+                        worker_init_fn=MarkWorker(str(tmp_path)))
     assert len(list(loader)) == 3
     assert sorted(os.listdir(tmp_path)) == ["worker0", "worker1"]
 

@@ -79,3 +79,13 @@ class Convolves(Dataset):
 
     def __getitem__(self, i):
         return F.conv2d(sn.ones(1, 1, 4, 4) * i, sn.ones(1, 1, 3, 3))[0, 0, 0, 0].item()
+
+
+class MarkWorker:
+    """A picklable worker_init_fn: creates the file ``folder/worker<id>``."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __call__(self, worker_id):
+        open(os.path.join(self.folder, f"worker{worker_id}"), "w").close()

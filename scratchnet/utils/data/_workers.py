@@ -267,7 +267,10 @@ class MultiProcessIterator:
             q.close()
 
     def __del__(self):
-        self._shutdown()
+        try:
+            self._shutdown()
+        except Exception:           # at interpreter exit the modules it needs may be gone
+            pass
 
 
 def _exit_reason(code):
