@@ -76,7 +76,7 @@ class BasicBlock(nn.Module):
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        out = out + self.shortcut(x)
+        out += self.shortcut(x)
         out = F.relu(out)
         return out
 
