@@ -11,8 +11,7 @@ import pytest
 
 import scratchnet as sn
 from scratchnet.utils.data import DataLoader
-from tests.utils.worker_datasets import (Convolves, Dies, Fails, MarkWorker, Numbers, Slow,
-                                         WhoAmI)
+from tests.utils.worker_datasets import Convolves, Dies, Fails, MarkWorker, Numbers, Slow, WhoAmI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
