@@ -28,8 +28,45 @@ def get_array_module(*arrays):
     return np
 
 
+class device(str):
+    """A device as torch names it: ``device("cpu")``, ``device("cuda")``, ``device("cuda", 0)``.
+
+    It is the string of its type ("cpu" or "cuda"), so it compares equal to that string and
+    goes wherever a device name does (``tensor.to(device)``, ``model.to(device)``); ``type``
+    and ``index`` are torch's attributes. scratchnet drives one GPU, so the index is kept
+    only to be shown."""
+
+    def __new__(cls, type, index=None):
+        if isinstance(type, device) and index is None:
+            return type
+        kind, _, number = (type.type if isinstance(type, device) else str(type)).partition(":")
+        if kind not in DEVICES:
+            raise ValueError(f"unknown device {type!r}; expected one of {DEVICES}")
+        if number and index is not None:
+            raise ValueError(f"device {type!r}: an index in the string and index={index}")
+        self = super().__new__(cls, kind)
+        self.index = int(number) if number else index
+        return self
+
+    @property
+    def type(self):
+        return str.__str__(self)
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        shown = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{shown})"
+
+    __hash__ = str.__hash__
+
+
+_CPU, _CUDA = device("cpu"), device("cuda")
+
+
 def device_of(array):
-    return "cuda" if is_cupy(array) else "cpu"
+    return _CUDA if is_cupy(array) else _CPU
 
 
 @functools.cache

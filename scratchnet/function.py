@@ -14,6 +14,7 @@ returns one gradient per input (None where no gradient is needed), each an array
 input's shape and device. A gradient in another float precision is cast to its input's, as
 torch does; any other dtype is an error.
 """
+import functools
 import heapq
 import itertools
 import time
@@ -35,10 +36,15 @@ def is_grad_enabled():
 
 
 class _SetGradMode:
-    """Context manager and decorator that sets grad mode, restoring it on exit."""
+    """Context manager and decorator that sets grad mode, restoring it on exit. Used as a
+    decorator with or without parentheses: ``@no_grad()`` and ``@no_grad`` both work."""
 
-    def __init__(self, mode):
-        self.mode = mode
+    mode = True
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]):   # @no_grad, no parentheses
+            return cls()(args[0])
+        return super().__new__(cls)
 
     def __enter__(self):
         self.previous = _GradMode.enabled
@@ -48,23 +54,56 @@ class _SetGradMode:
         _GradMode.enabled = self.previous
 
     def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            previous = _GradMode.enabled
+            _GradMode.enabled = mode
+            try:
                 return fn(*args, **kwargs)
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+            finally:
+                _GradMode.enabled = previous
         return wrapper
 
 
 class no_grad(_SetGradMode):
     """Run without recording the graph: no Function keeps its inputs, nothing requires grad."""
 
-    def __init__(self):
-        super().__init__(False)
+    mode = False
 
 
 class enable_grad(_SetGradMode):
-    def __init__(self):
-        super().__init__(True)
+    mode = True
+
+
+class inference_mode(_SetGradMode):
+    """torch's inference mode: here the same as ``no_grad()`` (``mode=False`` changes
+    nothing). scratchnet has no separate inference tensors."""
+
+    def __init__(self, mode=True):
+        self.inference = bool(mode)
+
+    @property
+    def mode(self):
+        return False if self.inference else _GradMode.enabled
+
+
+class set_grad_enabled(_SetGradMode):
+    """``set_grad_enabled(False)`` switches grad mode at once (as a plain call, as torch);
+    used in ``with`` or as a decorator it restores the previous mode afterwards."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self.previous = _GradMode.enabled
+        _GradMode.enabled = self.mode
+
+    def __enter__(self):
+        pass
+
+    def __call__(self, fn):
+        _GradMode.enabled = self.previous    # decorating is not calling: undo the switch
+        return super().__call__(fn)
 
 
 # Callables ``observer(fn, inputs, outputs)`` run after each Function's forward, with the
@@ -98,8 +137,11 @@ class Function:
 
     def __call__(self, *inputs):
         tensors = [t for t in inputs if t is not None]
-        _check_same_device(type(self).__name__, tensors)
-        record = _GradMode.enabled and any(t.requires_grad for t in tensors)
+        try:
+            _check_same_device(type(self).__name__, tensors)
+            record = _GradMode.enabled and any(t.requires_grad for t in tensors)
+        except AttributeError:              # an input that is not a Tensor (a NumPy array)
+            raise not_a_tensor(type(self).__name__, inputs) from None
         self.needs_input_grad = tuple(record and t is not None and t.requires_grad
                                       for t in inputs)
         outputs = self.forward(*(None if t is None else t.data for t in inputs))
@@ -214,6 +256,18 @@ def _next_function(x):
         node = AccumulateGrad(x)
         x._grad_accumulator = weakref.ref(node)
     return node, 0
+
+
+def not_a_tensor(op, values):
+    """The TypeError for an op given something other than a Tensor (first such value)."""
+    for i, value in enumerate(values):
+        if value is not None and not isinstance(value, Tensor):
+            shape = f" of shape {tuple(value.shape)}" if hasattr(value, "shape") else ""
+            kind = type(value)
+            return TypeError(f"{op}: expected a Tensor as input {i}, got a "
+                             f"{kind.__module__}.{kind.__qualname__}{shape}; wrap it with "
+                             "sn.tensor(...)")
+    return TypeError(f"{op}: expected Tensors as inputs")
 
 
 def _check_same_device(op, tensors):

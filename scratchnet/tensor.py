@@ -10,13 +10,16 @@ import weakref
 import numpy as np
 
 from . import backend
+from .tensor_methods import TensorMethods, parse_to_args
 
 # id -> leaf, for every leaf with post-accumulate hooks: while this is empty, backward does
 # no extra work for them.
 post_hooked_leaves = weakref.WeakValueDictionary()
 
 
-class Tensor:
+class Tensor(TensorMethods):
+    """See the module docstring; torch's further methods come from TensorMethods."""
+
     # Makes ``ndarray + Tensor`` call Tensor.__radd__ instead of NumPy's elementwise loop.
     __array_priority__ = 1000
     __hash__ = object.__hash__  # __eq__ is elementwise, as in torch
@@ -117,11 +120,14 @@ class Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor(self.data)
 
-    def to(self, target):
-        """``to("cpu"|"cuda")`` moves the data, ``to(dtype)`` casts it; both differentiably."""
-        if isinstance(target, str):
-            return F.to_device(self, target)
-        return F.cast(self, target)
+    def to(self, *args, **kwargs):
+        """Move and/or cast, differentiably, with torch's call forms: ``to(device)``,
+        ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``, ``to(dtype=...,
+        device=..., copy=False, non_blocking=False)``."""
+        device, dtype, copy = parse_to_args(args, kwargs)
+        out = self if device is None else F.to_device(self, device)
+        out = out if dtype is None else F.cast(out, dtype)
+        return F.clone(out) if copy and out is self else out
 
     def cpu(self):
         return self.to("cpu")
@@ -229,27 +235,27 @@ class Tensor:
     def __getitem__(self, index):
         return F.getitem(self, index)
 
-    # ---- reductions
-    def sum(self, dim=None, keepdim=False):
-        return F.sum(self, dim, keepdim)
+    # ---- reductions: torch's positional and keyword forms (``axis=``, ``var(0, True)``)
+    def sum(self, *args, **kwargs):
+        return F.sum(self, *args, **kwargs)
 
-    def mean(self, dim=None, keepdim=False):
-        return F.mean(self, dim, keepdim)
+    def mean(self, *args, **kwargs):
+        return F.mean(self, *args, **kwargs)
 
-    def var(self, dim=None, *, correction=1, keepdim=False):
-        return F.var(self, dim, correction=correction, keepdim=keepdim)
+    def var(self, *args, **kwargs):
+        return F.var(self, *args, **kwargs)
 
-    def max(self, dim=None, keepdim=False):
-        return F.max(self, dim, keepdim)
+    def max(self, *args, **kwargs):
+        return F.max(self, *args, **kwargs)
 
-    def min(self, dim=None, keepdim=False):
-        return F.min(self, dim, keepdim)
+    def min(self, *args, **kwargs):
+        return F.min(self, *args, **kwargs)
 
-    def argmax(self, dim=None, keepdim=False):
-        return F.argmax(self, dim, keepdim)
+    def argmax(self, *args, **kwargs):
+        return F.argmax(self, *args, **kwargs)
 
-    def argmin(self, dim=None, keepdim=False):
-        return F.argmin(self, dim, keepdim)
+    def argmin(self, *args, **kwargs):
+        return F.argmin(self, *args, **kwargs)
 
     # ---- elementwise methods
     def exp(self):

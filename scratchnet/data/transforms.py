@@ -9,12 +9,14 @@ Geometry follows torchvision: crop boxes are (top, left, height, width), ``Pad``
 (left, top, right, bottom), ``Resize`` is bilinear with half-pixel centres
 (``F.interpolate(..., mode="bilinear", align_corners=False)``, no antialiasing).
 """
+import inspect
 import math
 import numbers
 
 import numpy as np
 
 from .. import random as _random
+from ..tensor import Tensor
 
 
 def _size_pair(size, name):
@@ -30,16 +32,28 @@ def _rng(rng):
     return _random.generator() if rng is None else rng
 
 
+def _takes_rng(transform):
+    """True when ``transform`` can be called as ``transform(img, rng)``."""
+    try:
+        params = inspect.signature(transform).parameters.values()
+    except (TypeError, ValueError):             # a builtin without a signature
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
 class Compose:
-    """Apply transforms in order, passing the same generator to each."""
+    """Apply transforms in order, passing the same generator to each that takes one (a plain
+    one-argument callable, as torchvision's Compose takes, gets the image only)."""
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
+        self._takes_rng = [_takes_rng(t) for t in self.transforms]
 
     def __call__(self, img, rng=None):
         rng = _rng(rng)
-        for t in self.transforms:
-            img = t(img, rng)
+        for t, takes_rng in zip(self.transforms, self._takes_rng):
+            img = t(img, rng) if takes_rng else t(img)
         return img
 
     def __repr__(self):
@@ -60,6 +74,8 @@ class Normalize:
         if self.mean.shape[0] not in (1, img.shape[0]):
             raise ValueError(f"Normalize: {self.mean.shape[0]} means for an image with "
                              f"{img.shape[0]} channels")
+        if isinstance(img, Tensor):                    # after ToTensor, as in torchvision
+            return (img - Tensor(self.mean)) / Tensor(self.std)
         return ((img - self.mean) / self.std).astype(img.dtype, copy=False)
 
     def __repr__(self):
@@ -292,3 +308,40 @@ class PCALighting:
 
     def __repr__(self):
         return f"PCALighting(eigvals={self.eigvals.round(5).tolist()}, alphastd={self.alphastd})"
+
+
+class ToTensor:
+    """An image as torchvision's ToTensor gives it: a NumPy array (H, W, C) or (H, W), or a
+    PIL image, becomes a Tensor (C, H, W); uint8 values are scaled to float32 in [0, 1],
+    other dtypes are kept. (scratchnet's own data sets already hold (C, H, W) float images
+    and need no ToTensor.)"""
+
+    def __call__(self, pic, rng=None):
+        array = np.asarray(pic)                  # a PIL image converts to (H, W[, C]) uint8
+        if array.ndim == 2:
+            array = array[:, :, None]
+        if array.ndim != 3:
+            raise ValueError(f"ToTensor: expected an image (H, W) or (H, W, C), got shape "
+                             f"{array.shape}")
+        chw = np.ascontiguousarray(array.transpose(2, 0, 1))     # (H, W, C) -> (C, H, W)
+        if chw.dtype == np.uint8:
+            return Tensor(chw.astype(np.float32) / np.float32(255))
+        return Tensor(chw)
+
+    def __repr__(self):
+        return "ToTensor()"
+
+
+class Lambda:
+    """Apply a user function to the image, as torchvision's Lambda."""
+
+    def __init__(self, lambd):
+        if not callable(lambd):
+            raise TypeError(f"Lambda: argument should be callable, got {type(lambd).__name__}")
+        self.lambd = lambd
+
+    def __call__(self, img, rng=None):
+        return self.lambd(img)
+
+    def __repr__(self):
+        return "Lambda()"

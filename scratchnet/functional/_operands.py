@@ -1,7 +1,10 @@
 """Shared argument handling for ops: scalars as tensors, broadcasting, dtype rules, dims."""
+import functools
+
 import numpy as np
 
 from .. import backend
+from ..function import not_a_tensor
 from ..tensor import Tensor
 
 
@@ -14,6 +17,8 @@ def as_operands(op, a, b):
     and that a 0-d tensor does not widen a dimensioned one of its kind (float32 (3,) + float64
     () stays float32, as in torch).
     """
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise not_a_tensor(op, (a, b))
     ref = a if isinstance(a, Tensor) else b
     xp = backend.get_array_module(ref.data)
     if not isinstance(a, Tensor):
@@ -104,3 +109,24 @@ def normalize_dim(op, dim, ndim):
         raise IndexError(f"{op}: dimension {dim} out of range for a tensor of {ndim} "
                          f"dimensions (expected in [{-n}, {n - 1}])")
     return dim % n
+
+
+def numpy_names(op):
+    """Let ``op`` also take NumPy's keyword names, as torch's functions do: ``axis`` for
+    ``dim`` and ``keepdims`` for ``keepdim`` (``x.sum(axis=1)``)."""
+    @functools.wraps(op)
+    def wrapper(*args, **kwargs):
+        for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+            if alias in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{op.__name__}() got both {name!r} and its alias {alias!r}")
+                kwargs[name] = kwargs.pop(alias)
+        return op(*args, **kwargs)
+    return wrapper
+
+
+def check_tensor(op, *values):
+    """Raise torch's kind of TypeError, with the fix, if a value is not a Tensor (a NumPy
+    array passed to an op, say); None values are skipped."""
+    if not all(v is None or isinstance(v, Tensor) for v in values):
+        raise not_a_tensor(op, values)

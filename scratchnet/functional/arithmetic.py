@@ -9,6 +9,7 @@ from .. import backend
 from ..function import Function
 from ..tensor import Tensor
 from ._operands import as_float, as_operands, check_same_float_dtype, unbroadcast
+from .selection import clamp_tensor
 
 
 class AddFunction(Function):
@@ -196,9 +197,12 @@ class ClampFunction(Function):
 
 
 def clamp(input, min=None, max=None):
-    """y = min(max(x, low), high). Backward: gx = gy where low ≤ x ≤ high (inclusive), else 0."""
+    """y = min(max(x, low), high). Backward: gx = gy where low ≤ x ≤ high (inclusive), else 0.
+    Tensor bounds broadcast and get their own gradients (``selection.clamp_tensor``)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return clamp_tensor(input, min, max)
     return ClampFunction(min, max)(input)
 
 

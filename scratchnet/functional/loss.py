@@ -11,6 +11,7 @@ which for a plain one-hot target and mean reduction is the familiar (p − oneho
 """
 from .. import backend
 from ..function import Function
+from ._operands import check_tensor
 from .activation import log_softmax_array
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -42,6 +43,7 @@ def _target_weights(x, t, weight, ignore_index, reduction, label_smoothing):
 
 
 def _check_class_target(op, input, target, weight, ignore_index, reduction):
+    check_tensor(op, input, target, weight)
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if input.ndim < 2:
@@ -158,6 +160,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 def mse_loss(input, target, reduction="mean"):
     """Mean squared error: (x − t)², averaged, summed or per element.
     Backward (via sub, mul, mean): gx = 2(x − t)·gy / n."""
+    check_tensor("mse_loss", input, target)
     if reduction not in REDUCTIONS:
         raise ValueError(f"mse_loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if input.shape != target.shape:

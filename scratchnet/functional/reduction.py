@@ -8,7 +8,8 @@ from collections import namedtuple
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from ._operands import normalize_dim
+from . import selection
+from ._operands import check_tensor, normalize_dim
 
 # What torch.max(x, dim) returns: a (values, indices) pair with names.
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -80,11 +81,24 @@ class VarFunction(Function):
         return _keep(gy, self.axes, self.keepdim) * (2 / self.divisor) * centred
 
 
-def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """y = Σ (x − mean)² / (n − correction) over ``dim``; correction=1 is Bessel's (torch's
-    default, ``unbiased=True``). Backward: gx = gy · 2(x − mean) / (n − correction)."""
+def variance_args(op, dim, unbiased, correction):
+    """torch's overloads of var and std, as (dim, correction): ``var(dim, unbiased,
+    keepdim)``, ``var(unbiased)`` and ``var(dim, *, correction, keepdim)``."""
+    if isinstance(dim, bool):                 # var(True): the old (unbiased) form
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: pass either unbiased or correction, not both")
     if unbiased is not None:
-        correction = int(unbiased)
+        return dim, int(bool(unbiased))
+    return dim, 1 if correction is None else correction
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """y = Σ (x − mean)² / (n − correction) over ``dim``; correction=1 is Bessel's (torch's
+    default, ``unbiased=True``). torch's call forms all work: ``var(dim, unbiased, keepdim)``,
+    ``var(unbiased)``, ``var(dim, correction=c)``. Backward: gx = gy · 2(x − mean) / (n −
+    correction)."""
+    dim, correction = variance_args("var", dim, unbiased, correction)
     dim = normalize_dim("var", dim, input.ndim)
     return VarFunction(_axes(dim, input.ndim), correction, keepdim)(input)
 
@@ -131,6 +145,9 @@ class ExtremumDimFunction(Function):
 
 
 def _extremum(kind, input, dim, keepdim):
+    check_tensor(kind, input)
+    if isinstance(dim, Tensor):              # max(a, b): torch's elementwise form
+        return (selection.maximum if kind == "max" else selection.minimum)(input, dim)
     if input.numel() == 0:
         raise RuntimeError(f"{kind}(): expected a non-empty tensor, got shape {input.shape}")
     if dim is None:
@@ -141,7 +158,8 @@ def _extremum(kind, input, dim, keepdim):
 
 def max(input, dim=None, keepdim=False):
     """``max(x)``: the largest element; backward splits gy evenly among tied maxima.
-    ``max(x, dim)``: ``(values, indices)``; backward sends gy to the returned (first) index."""
+    ``max(x, dim)``: ``(values, indices)``; backward sends gy to the returned (first) index.
+    ``max(x, other)`` with a Tensor: ``maximum(x, other)``, as torch."""
     return _extremum("max", input, dim, keepdim)
 
 
@@ -151,6 +169,7 @@ def min(input, dim=None, keepdim=False):
 
 
 def _arg(kind, input, dim, keepdim):
+    check_tensor(kind, input)
     xp = backend.get_array_module(input.data)
     fn = xp.argmax if kind == "argmax" else xp.argmin
     if dim is None:

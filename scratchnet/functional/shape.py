@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from ._operands import normalize_dim
+from ._operands import check_tensor, normalize_dim
 
 
 class ReshapeFunction(Function):
@@ -26,6 +26,7 @@ class ReshapeFunction(Function):
 
 def reshape(input, shape):
     """y = x viewed as ``shape`` (one entry may be -1). Backward: gx = gy reshaped to x's shape."""
+    check_tensor("reshape", input)
     shape = tuple(int(n) for n in shape)
     known = int(np.prod([n for n in shape if n != -1]))
     size = input.numel()

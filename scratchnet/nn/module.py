@@ -11,7 +11,9 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..function import is_grad_enabled
+from ..tensor import Tensor, parse_to_args
+from . import _backward_hooks
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -38,6 +40,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ---- registration
@@ -105,11 +109,16 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        hooked = self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")
+        if hooked and is_grad_enabled():
+            call, args = _backward_hooks.wrap_inputs(self, args)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
                 out = result
+        if hooked and is_grad_enabled():
+            out = _backward_hooks.wrap_outputs(call, out)
         return out
 
     def register_forward_hook(self, hook):
@@ -119,6 +128,17 @@ class Module:
     def register_forward_pre_hook(self, hook):
         """``hook(module, inputs)`` before forward; a returned value replaces the inputs."""
         return _Handle(self._forward_pre_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the module's inputs
+        are computed: tuples with one entry per positional argument (None where it is not a
+        float tensor) and per output tensor. A returned tuple replaces grad_input."""
+        return _Handle(self._backward_hooks, hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` once the gradients of the module's outputs are
+        computed, before those of its inputs; a returned tuple replaces grad_output."""
+        return _Handle(self._backward_pre_hooks, hook)
 
     # ---- traversal
     def named_modules(self, prefix="", memo=None):
@@ -184,6 +204,12 @@ class Module:
         fn(self)
         return self
 
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on every parameter (freeze a part with False); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if set_to_none or p.grad is None:
@@ -191,14 +217,17 @@ class Module:
             else:
                 p.grad = Tensor(p.grad.data * 0)
 
-    def to(self, target):
-        """Move every parameter and buffer to a device ("cpu"/"cuda"), or cast the floating
-        ones to a dtype. Parameters stay the same objects, so optimizers keep working."""
-        if isinstance(target, str):
-            convert = lambda a: backend.to_device(a, target)  # noqa: E731
-        else:
-            dtype = np.dtype(target)
-            convert = lambda a: a.astype(dtype) if a.dtype.kind == "f" else a  # noqa: E731
+    def to(self, *args, **kwargs):
+        """Move every parameter and buffer to a device ("cpu"/"cuda") and/or cast the floating
+        ones to a dtype, with torch's call forms (``to(device)``, ``to(dtype)``,
+        ``to(device, dtype)``, ``to(tensor)``, keywords). Parameters stay the same objects,
+        so optimizers keep working."""
+        device, dtype, _ = parse_to_args(args, kwargs)
+
+        def convert(a):
+            if dtype is not None and a.dtype.kind == "f":
+                a = a.astype(dtype)
+            return a if device is None else backend.to_device(a, device)
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
@@ -215,6 +244,9 @@ class Module:
 
     def double(self):
         return self.to(np.float64)
+
+    def half(self):
+        return self.to(np.float16)
 
     def cpu(self):
         return self.to("cpu")

@@ -72,3 +72,20 @@ def test_bad_arguments():
         DistributedSampler(_indices(4))
     with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
         DataLoader(_indices(4), shuffle=True, sampler=DistributedSampler(_indices(4), 1, 0))
+
+
+def test_it_plugs_into_the_torch_style_loader_as_in_torch():
+    from scratchnet.utils.data import DataLoader as TorchStyleLoader
+    from scratchnet.utils.data import TensorDataset as Tensors
+    from scratchnet.utils.data.distributed import DistributedSampler as FromTorchsPath
+    assert FromTorchsPath is DistributedSampler
+    import scratchnet as sn
+    data = Tensors(sn.arange(10))
+    seen = []
+    for rank in (0, 1):
+        sampler = DistributedSampler(data, num_replicas=2, rank=rank, seed=4)
+        sampler.set_epoch(1)                       # torch's loop calls it on the sampler
+        seen += [int(i) for (batch,) in TorchStyleLoader(data, batch_size=2, sampler=sampler)
+                 for i in batch.tolist()]
+    assert sorted(seen) == list(range(10))
+

@@ -1,4 +1,4 @@
-"""F.pad (constant, reflect, replicate; negative amounts crop) against finite differences,
+"""F.pad (constant, reflect, replicate, circular; negative amounts crop) against finite differences,
 torch and hand-worked examples."""
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from tests.strategies import seeds, shapes, values
 
 torch = pytest.importorskip("torch")
 
-MODES = ["constant", "reflect", "replicate"]
+MODES = ["constant", "reflect", "replicate", "circular"]
 
 
 @st.composite
@@ -20,7 +20,7 @@ def pad_cases(draw, mode):
     """(shape, pad, value) valid for ``mode``: k padded dims (any number for constant; 1 to 3
     with k+1 or k+2 dims otherwise), each side from a crop that leaves at least one element
     (torch's reflect backward returns uninitialised memory for an empty output) to a pad of 3
-    (reflect: at most n − 1)."""
+    (reflect: at most n − 1; circular: at most what is left after the other side's crop)."""
     if mode == "constant":
         ndim = draw(st.integers(1, 4))
         k = draw(st.integers(1, ndim))
@@ -31,7 +31,7 @@ def pad_cases(draw, mode):
     pad = []
     for dim in reversed(range(ndim - k, ndim)):               # pairs start at the last dim
         n = shape[dim]
-        high = n - 1 if mode == "reflect" else 3
+        high = {"reflect": n - 1, "circular": (n + 1) // 2}.get(mode, 3)
         pad += [draw(st.integers(-((n - 1) // 2), high)) for _ in range(2)]
     value = draw(st.sampled_from([0.0, 1.5, -2.0])) if mode == "constant" else None
     return shape, tuple(pad), value
@@ -62,6 +62,7 @@ def test_pad_matches_torch(dtype, device, mode, data, seed):
     ("constant", [0, 0, 1, 2, 3, 0], [1, 1, 1]),
     ("reflect", [3, 2, 1, 2, 3, 2], [1, 3, 2]),
     ("replicate", [1, 1, 1, 2, 3, 3], [3, 1, 2]),
+    ("circular", [2, 3, 1, 2, 3, 1], [2, 2, 2]),
 ])
 def test_pad_by_hand(mode, output, grad):
     x = sn.tensor(np.array([[1.0, 2.0, 3.0]]), requires_grad=True)
@@ -80,7 +81,9 @@ def test_negative_pad_crops_and_reflects_about_the_original_border():
 @pytest.mark.parametrize("call, message", [
     (lambda x: F.pad(x, (1,)), r"padding length must be divisible by 2, got \(1,\)"),
     (lambda x: F.pad(x, (1, 1) * 4), r"pads 4 dims but the input of shape \(2, 3, 4\) has 3"),
-    (lambda x: F.pad(x, (1, 1), "circular"), "unknown padding mode 'circular'"),
+    (lambda x: F.pad(x, (1, 1), "wrap"), "unknown padding mode 'wrap'"),
+    (lambda x: F.pad(x, (5, 0), "circular"), r"circular padding \(5, 0\) of dim 2 .* wraps "
+     "around more than once"),
     (lambda x: F.pad(x, (4, 0), "reflect"),
      r"reflect padding \(4, 0\) must be less than the size 4 of dim 2"),
     (lambda x: F.pad(x, (1, 1), "reflect", value=2.0), "doesn't take a value argument"),

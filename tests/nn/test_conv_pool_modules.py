@@ -51,8 +51,9 @@ def test_conv2d_rejects_bad_configuration_and_input():
     with pytest.raises(ValueError, match=r"Conv2d\(3, 8\): in_channels=3 .* divisible by "
                                          r"groups=2"):
         nn.Conv2d(3, 8, 3, groups=2)
-    with pytest.raises(ValueError, match="padding_mode='zeros'"):
-        nn.Conv2d(3, 8, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"padding_mode must be one of \('zeros', 'reflect', "
+                                         r"'replicate', 'circular'\), got 'mirror'"):
+        nn.Conv2d(3, 8, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match=r"Conv2d\(3, 8.*expected input \(N, 3, H, W\).*"
                                          r"got \(1, 4, 5, 5\)"):
         nn.Conv2d(3, 8, 3)(sn.zeros(1, 4, 5, 5))
