@@ -63,6 +63,17 @@ def set_threads(n):
         sys.modules["torch"].set_num_threads(n)
 
 
+def training_step(net, optimizer, loss_fn, x, y, then=lambda: None):
+    """One SGD step of ``net`` on (x, y), either framework: zero_grad, loss, backward, step;
+    returns ``then()``."""
+    def step():
+        optimizer.zero_grad()
+        loss_fn(net(x), y).backward()
+        optimizer.step()
+        return then()
+    return step
+
+
 def blas_line():
     import numpy  # noqa: F401  (threadpoolctl only sees loaded libraries)
     import threadpoolctl

@@ -20,7 +20,7 @@ forward), from the MACs ``scratchnet summary`` prints.
 """
 import sys
 
-from _harness import Case, blas_line, main, reexec_clean
+from _harness import Case, blas_line, main, reexec_clean, training_step
 
 reexec_clean()  # before NumPy is imported: drop this machine's OPENBLAS_* overrides
 
@@ -112,12 +112,7 @@ def _case(model, batch, size, num_classes, macs_per_image):
                                      _built[name].state_dict().items()}, strict=True)
             opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
             loss_fn, xt, yt = torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)
-
-        def step():
-            opt.zero_grad()
-            loss_fn(net(xt), yt).backward()
-            opt.step()
-        return {"step": step}
+        return {"step": training_step(net, opt, loss_fn, xt, yt)}
 
     return Case(name, make, flops={"step": 6 * macs_per_image * batch})
 

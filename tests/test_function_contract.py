@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 import scratchnet as sn
+import scratchnet.distributed as dist
 import scratchnet.functional as F
 from scratchnet import function, nn
+from scratchnet.nn.sync_batchnorm import SyncBatchNormFunction
 from scratchnet.utils import checkpoint
+from tests.distributed.loopback import LoopbackGroup
 
 torch = pytest.importorskip("torch")
 
@@ -247,6 +250,9 @@ def _every_op(x4, x2, w_conv, w_lin, running):
            F.binary_cross_entropy_with_logits(x2, (x2 > 0).double()), F.layer_norm(x2, (4,)),
            F.conv_transpose2d(x4, w_conv.transpose(0, 1), stride=2), sn.einsum("ij,kj", x2, x2),
            hooked(x2), Cube.apply(x2)]
+    group = LoopbackGroup()     # a process group of one: the distributed Functions, on rank 0
+    ys += [dist.gather_along(x2, 1, group), dist.sum_gradients(x2, group),
+           SyncBatchNormFunction(group, 1e-5, (*running, 0.1))(x4, None, None)]
     return sum(y.double().sum() for y in ys)
 
 

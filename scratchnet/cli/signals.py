@@ -25,11 +25,14 @@ class Quit(BaseException):
 
 class StopOnSignals:
     """``with StopOnSignals() as signals:`` installs the handlers (main thread only); set
-    ``signals.trainer`` once there is a run to stop. ``signum`` is the first signal seen."""
+    ``signals.trainer`` once there is a run to stop (and ``signals.stop``, when the stop must
+    go through something else first: the ranks' agreement). ``signum`` is the first signal
+    seen."""
 
     def __init__(self):
         self.trainer = None
         self.signum = None
+        self.stop = None    # what the first signal calls instead of trainer.request_stop
         self._previous = {}
 
     def __enter__(self):
@@ -48,7 +51,7 @@ class StopOnSignals:
             self.signum = self.signum or signum
             raise Quit(signum)
         self.signum = signum
-        self.trainer.request_stop()
+        (self.stop or self.trainer.request_stop)()
         # os.write, not print: the handler may run while the main thread is inside a print
         os.write(2, f"\n{signal.Signals(signum).name}: saving a checkpoint after this batch "
                     "(send it again to quit now)\n".encode())

@@ -40,6 +40,7 @@ from ..train import (ADAM_LR, HYPER, OPTIMIZERS, SCHEDULERS, CheckpointWriteErro
                      load_checkpoint, load_initial_weights, read_weights, resolve_config,
                      restore)
 from ..train.trainer import EVAL_BATCH
+from . import data_parallel
 from .console import ConsoleReport, duration
 from .signals import Quit, StopOnSignals
 from .errors import CommandError, RunFailed
@@ -124,17 +125,20 @@ class Plan:
 
 
 def run(args):
-    with StopOnSignals() as signals:
+    data_parallel.join(args.device)
+    with data_parallel.rank_0_prints(), StopOnSignals() as signals:
         try:
-            return _train(args, signals)
+            return data_parallel.finish(_train(args, signals))
+        except CommandError as err:
+            data_parallel.fail(err)
         except Quit as quit:
             if signals.trainer is None:
                 print("interrupted before training started: nothing saved", file=sys.stderr)
-            else:
+            elif data_parallel.rank() == 0:
                 last = next(c.last for c in signals.trainer.callbacks
                             if isinstance(c, Checkpointer))
                 print(f"quit at once: {_kept(last)}", file=sys.stderr)
-            return 128 + quit.signum
+            return data_parallel.finish(128 + quit.signum)
 
 
 def make_plan(args):
@@ -207,14 +211,17 @@ def build(plan, callbacks=()):
                                f"{plan.model} on {config['dataset']}:"))
     if plan.tensorboard:
         logs.append(TensorBoardLog(os.path.join(plan.out, "tb")))
-    trainer = Trainer(model, config, train_set, held_out, plan.device,
-                      callbacks=[*callbacks, *logs, checkpointer],
-                      num_workers=plan.num_workers)
+    # under a launcher: DDP, this rank's share of each batch; rank 0 evaluates, logs, writes
+    trainer = Trainer(data_parallel.wrap(model), config, train_set,
+                      data_parallel.held_out(held_out), plan.device,
+                      callbacks=data_parallel.callbacks([*callbacks, *logs, checkpointer]),
+                      num_workers=plan.num_workers,
+                      sampler=data_parallel.sampler(train_set, config, plan.resume))
     if plan.checkpoint is not None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             restore(trainer, plan.checkpoint, plan.resume)
-        for warning in caught:
+        for warning in caught if data_parallel.rank() == 0 else ():
             print(f"scratchnet train: warning: {warning.message}", file=sys.stderr)
     return trainer
 
@@ -244,13 +251,15 @@ def _train(args, signals):
     with contextlib.ExitStack() as stack:
         try:
             plan = make_plan(args)
-            stack.enter_context(RunDirectory(plan.out))
+            if data_parallel.rank() == 0:
+                stack.enter_context(RunDirectory(plan.out))
             trainer = build(plan, [console])
         except (TrainError, DataError, ImportError) as err:
             raise CommandError(str(err)) from None
-        signals.trainer = trainer
+        signals.trainer, signals.stop = trainer, data_parallel.stop_request()
         checkpoint = os.path.join(plan.out, "last.npz")
-        _print_header(plan, trainer)
+        if data_parallel.rank() == 0:
+            _print_header(plan, trainer)
         if trainer.epoch >= plan.config["epochs"]:
             print(f"nothing to do: {plan.resume} already finished its "
                   f"{plural(plan.config['epochs'], 'epoch')}")
@@ -279,7 +288,8 @@ def _train(args, signals):
         except DataError as err:      # an image that cannot be decoded, found mid-run
             console.close()
             raise RunFailed(f"{err}; {_kept(checkpoint)}") from None
-        _print_summary(trainer, started, checkpoint)
+        if data_parallel.rank() == 0:       # the one that evaluated
+            _print_summary(trainer, started, checkpoint)
         return 0
 
 
@@ -319,6 +329,8 @@ def _print_header(plan, trainer):
         if isinstance(callback, TensorBoardLog):
             logs.append("TensorBoard in tb/")
     lines.append(f"  logs in {plan.out}: {', '.join(logs)}")
+    if data_parallel.active():
+        lines.append(data_parallel.describe())
     print("\n".join(lines), flush=True)
 
 

@@ -3,13 +3,14 @@ few torchvision pieces training needs: transforms, ImageFolder)."""
 from . import transforms
 from .datasets import (DataError, DataFileNotFound, Dataset, ImageDataset, TensorDataset,
                        bundled_mnist, cifar10, mnist, read_idx, synthetic)
+from .distributed import DistributedSampler
 from .folder import ImageFolder, stratified_split
 from .images import load_image
 from .loader import DataLoader, default_collate
 from .mnist import load_mnist_5k, mnist_5k_split
 from .workers import WorkerInfo, get_worker_info
 
-__all__ = ["DataError", "DataFileNotFound", "DataLoader", "Dataset", "ImageDataset",
-           "ImageFolder", "TensorDataset", "WorkerInfo", "bundled_mnist", "cifar10",
-           "default_collate", "get_worker_info", "load_image", "load_mnist_5k", "mnist",
-           "mnist_5k_split", "read_idx", "stratified_split", "synthetic", "transforms"]
+__all__ = ["DataError", "DataFileNotFound", "DataLoader", "Dataset", "DistributedSampler",
+           "ImageDataset", "ImageFolder", "TensorDataset", "WorkerInfo", "bundled_mnist",
+           "cifar10", "default_collate", "get_worker_info", "load_image", "load_mnist_5k",
+           "mnist", "mnist_5k_split", "read_idx", "stratified_split", "synthetic", "transforms"]

@@ -44,6 +44,10 @@ class DataLoader:
     next (else they start with each epoch); ``multiprocessing_context`` ("fork", "spawn",
     "forkserver" or a context; default: the platform's).
 
+    sampler: the indices to serve, in order (``__iter__`` and ``__len__``; a
+    ``DistributedSampler``, say) instead of ``shuffle``; ``seed`` then seeds augmentation
+    only, and ``set_epoch`` is passed on to the sampler.
+
     Each ``iter(loader)`` runs one epoch and advances ``loader.epoch``; ``set_epoch(e)``
     chooses the epoch the next iteration runs.
     """
@@ -51,7 +55,7 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
                  prefetch=False, collate_fn=default_collate, *, num_workers=0,
                  worker_init_fn=None, persistent_workers=False, prefetch_factor=2,
-                 multiprocessing_context=None):
+                 multiprocessing_context=None, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, "
@@ -67,6 +71,9 @@ class DataLoader:
                 or prefetch_factor < 1:
             raise ValueError(f"DataLoader: prefetch_factor must be a positive integer, "
                              f"got {prefetch_factor!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        self.sampler = sampler
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last, self.prefetch = shuffle, drop_last, prefetch
         self.collate_fn = collate_fn
@@ -78,15 +85,20 @@ class DataLoader:
         self._pool = None
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset if self.sampler is None else self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(self.epoch)
 
     def order(self, epoch):
-        """Sample indices of an epoch, in the order they are served."""
+        """Sample indices of an epoch, in the order they are served (a sampler's: those of
+        the epoch it was last set to)."""
         n = len(self.dataset)
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), np.int64)
         if not self.shuffle:
             return np.arange(n)
         return np.random.default_rng([self.seed, epoch]).permutation(n)

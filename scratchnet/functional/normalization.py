@@ -27,9 +27,9 @@ class BatchNormFunction(Function):
         N, C = x.shape[:2]
         x3 = xp.ascontiguousarray(x).reshape(N, C, -1)          # (N, C, *) -> (N, C, L)
         if self.training:
-            mean, var = bn_kernels.batch_stats(x3)
+            mean, var, m = self._batch_stats(x3)
             if self.running is not None:
-                self._update_running(mean, var, N * x3.shape[2])
+                self._update_running(mean, var, m)
         else:
             mean, var = (s.astype(x.dtype, copy=False) for s in self.stats)
         invstd = 1 / xp.sqrt(var + x.dtype.type(self.eps))
@@ -38,6 +38,11 @@ class BatchNormFunction(Function):
         self.save_for_backward(x3, mean, invstd, a)
         # y = (x − mean)·invstd·w + b = x·a + shift: one multiply-add per element (torch's form)
         return bn_kernels.affine(x3, a, shift).reshape(x.shape)
+
+    def _batch_stats(self, x3):
+        """Per-channel mean and biased variance of the batch, and m, the values per channel."""
+        mean, var = bn_kernels.batch_stats(x3)
+        return mean, var, x3.shape[0] * x3.shape[2]
 
     def _update_running(self, mean, var, m):
         running_mean, running_var, momentum = self.running

@@ -102,7 +102,13 @@ def alexnet(num_classes=1000, dropout=0.5):
 
 
 @builds(AlexNetV1)
-def alexnet_v1(num_classes=1000, towers=2, dropout=0.5):
-    """The 2012 paper's AlexNet, with its two towers as groups=2 convolutions (towers=2)."""
+def alexnet_v1(num_classes=1000, towers=2, dropout=0.5, model_parallel=False):
+    """The 2012 paper's AlexNet, with its two towers as groups=2 convolutions (towers=2), or
+    with one tower per process (model_parallel=True: alexnet_towers.py)."""
+    if model_parallel:
+        if towers != 2:
+            raise ValueError(f"alexnet_v1: model_parallel=True needs towers=2, got {towers!r}")
+        from .alexnet_towers import AlexNetV1Towers
+        return AlexNetV1Towers(num_classes, dropout)
     return AlexNetV1(num_classes, towers, dropout)
 

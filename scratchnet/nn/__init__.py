@@ -14,3 +14,5 @@ from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from .smooth_activation import GELU, LogSigmoid, Softplus
+from .sync_batchnorm import SyncBatchNorm
+from . import parallel  # noqa: E402  (DistributedDataParallel is built on the layers above)

@@ -62,10 +62,7 @@ class _BatchNorm(Module):
 
     def forward(self, input):
         name = type(self).__name__
-        if input.ndim not in self._expected_dims:
-            shown = " or ".join(f"{d}D" for d in self._expected_dims)
-            raise ValueError(f"{name}: expected {shown} input, got {input.ndim}D input of "
-                             f"shape {input.shape}")
+        self._check_input_dim(input)
         if input.shape[1] != self.num_features:
             raise ValueError(f"{name}: expected {self.num_features} channels (num_features) "
                              f"in dim 1, got input of shape {input.shape}")
@@ -74,12 +71,20 @@ class _BatchNorm(Module):
         if update and self.momentum is None:
             momentum = 1.0 / (int(self.num_batches_tracked) + 1)    # cumulative average
         # the running statistics are used in eval and updated in training, when tracked
-        y = F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
-                         training=self.training or not self.track_running_stats,
-                         momentum=momentum, eps=self.eps)
+        y = self._normalize(input, self.training or not self.track_running_stats, momentum)
         if update:
             self.num_batches_tracked += 1
         return y
+
+    def _check_input_dim(self, input):
+        if input.ndim not in self._expected_dims:
+            shown = " or ".join(f"{d}D" for d in self._expected_dims)
+            raise ValueError(f"{type(self).__name__}: expected {shown} input, got "
+                             f"{input.ndim}D input of shape {input.shape}")
+
+    def _normalize(self, input, training, momentum):
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight,
+                            self.bias, training=training, momentum=momentum, eps=self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -14,6 +14,7 @@
     trainer.py      Trainer, Callback, evaluate
     checkpoint.py   Checkpointer (last.npz, best.npz), load_checkpoint, restore, load_model
     rundir.py       RunDirectory: the output folder, locked for one run
+    data_parallel.py DataParallelSync: what the ranks of a data-parallel run agree on
     errors.py       what stops a run: TrainError, CheckpointError, DivergedError, ...
     logs.py         MetricsLog (OUT/metrics.jsonl), CurvesPlot (OUT/curves.png)
     curves.py       draw_curves, and the side process CurvesPlot draws in
@@ -23,6 +24,7 @@
 from .checkpoint import (Checkpointer, ThreadCountWarning, load_checkpoint, load_model,
                          restore, thread_count)
 from .curves import draw_curves
+from .data_parallel import DataParallelSync
 from .errors import (CheckpointError, CheckpointWriteError, DivergedError, Interrupted,
                      TrainError)
 from .finetune import freeze, load_initial_weights, read_weights
@@ -34,8 +36,8 @@ from .tensorboard import TensorBoardLog, filter_grid
 from .trainer import Callback, Trainer, evaluate
 
 __all__ = ["ADAM_LR", "Callback", "CheckpointError", "CheckpointWriteError", "Checkpointer",
-           "CurvesPlot", "DEFAULT_RECIPE", "DivergedError", "HYPER", "Interrupted",
-           "MetricsLog", "OPTIMIZERS", "RECIPES", "RunDirectory", "SCHEDULERS",
+           "CurvesPlot", "DataParallelSync", "DEFAULT_RECIPE", "DivergedError", "HYPER",
+           "Interrupted", "MetricsLog", "OPTIMIZERS", "RECIPES", "RunDirectory", "SCHEDULERS",
            "TensorBoardLog", "ThreadCountWarning", "Trainer", "TrainError", "draw_curves",
            "evaluate", "filter_grid", "freeze", "load_checkpoint", "load_initial_weights",
            "load_model", "make_optimizer", "make_scheduler", "read_weights", "resolve_config",

@@ -18,6 +18,7 @@ from ..data import DataLoader
 from ..evaluation.metrics import topk_hits
 from ..function import no_grad
 from ..functional import cross_entropy
+from ..nn.parallel import unwrap
 from ..tensor import Tensor
 from .errors import DivergedError, Interrupted
 from .recipes import make_optimizer, make_scheduler
@@ -79,18 +80,26 @@ class Trainer:
     Parameters with ``requires_grad`` False (frozen) are left out of the optimizer.
     ``num_workers`` > 0 prepares batches in that many DataLoader worker processes (the same
     batches), else one batch ahead on a thread.
+
+    Data-parallel training: ``model`` a DistributedDataParallel, ``sampler`` this rank's
+    DistributedSampler; each rank then takes batch_size / num_replicas images per step (the
+    global batch stays ``config["batch_size"]``), and ``state_dict`` holds the wrapped
+    model's own keys, so any number of processes resumes it.
     """
 
     def __init__(self, model, config, train_set, held_out=None, device="cpu", callbacks=(),
-                 num_workers=0):
+                 num_workers=0, sampler=None):
         self.model, self.config, self.device = model, config, device
         self.callbacks = list(callbacks)
         self.optimizer = make_optimizer(config, [p for p in model.parameters()
                                                  if p.requires_grad])
         self.scheduler = make_scheduler(config, self.optimizer)
-        self.loader = DataLoader(train_set, config["batch_size"], shuffle=True,
-                                 seed=config["seed"], prefetch=num_workers == 0,
-                                 num_workers=num_workers)
+        replicas = 1 if sampler is None else sampler.num_replicas
+        self.loader = DataLoader(train_set, config["batch_size"] // replicas,
+                                 shuffle=sampler is None, sampler=sampler,
+                                 seed=config["seed"] if sampler is None
+                                 else sampler.rank_seed(config["seed"]),
+                                 prefetch=num_workers == 0, num_workers=num_workers)
         self.held_out = None if held_out is None else DataLoader(
             held_out, max(config["batch_size"], EVAL_BATCH), num_workers=num_workers)
         self.epoch, self.batch, self.history = 0, 0, []
@@ -108,13 +117,14 @@ class Trainer:
         """Everything ``fit`` needs to continue: model, optimizer, schedule, the random
         generator's state, progress (``epoch``, ``batch``, the epoch's running sums in
         ``partial``) and ``history``. Arrays are the live ones: save before training on."""
-        return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
+        return dict(model=unwrap(self.model).state_dict(),
+                    optimizer=self.optimizer.state_dict(),
                     scheduler=None if self.scheduler is None else self.scheduler.state_dict(),
                     rng=_random.get_rng_state(), epoch=self.epoch, batch=self.batch,
                     partial=dict(self.partial), history=list(self.history))
 
     def load_state_dict(self, state):
-        self.model.load_state_dict(state["model"])
+        unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -201,7 +211,7 @@ class Trainer:
         raise Interrupted(self.epoch, self.batch)
 
     def _check_finite_weights(self):
-        for key, array in self.model.state_dict().items():
+        for key, array in unwrap(self.model).state_dict().items():
             if not bool(backend.get_array_module(array).isfinite(array).all()):
                 raise DivergedError(f"{key} holds non-finite values after epoch "
                                     f"{self.epoch + 1}, batch {self.batch}", self.epoch + 1,
