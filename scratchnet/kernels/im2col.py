@@ -33,13 +33,12 @@ at stride 1 with OW = W each tap is a single shifted copy of the plane) and a Cu
 the GPU (one thread per output element, gathering). The dispatchers ``im2col``/``col2im``
 pick the twin from the array's module.
 """
-import functools
-
 import numba
 import numpy as np
 
 from ..backend import cupy_module, is_cupy
-from ._shapes import conv_output_size
+from ._cupy import elementwise
+from ._shapes import conv_output_hw
 from ._threads import threads_for
 
 
@@ -54,8 +53,7 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
     """
     N, C, H, W = x.shape
     if out_size is None:
-        out_size = tuple(conv_output_size(s, k, st, 2 * p, d) for s, k, st, p, d in
-                         zip((H, W), kernel_size, stride, padding, dilation))
+        out_size = conv_output_hw(x.shape, kernel_size, stride, padding, dilation)
     shape = (N, C) + tuple(kernel_size) + tuple(out_size)
     if out is None:
         out = (cupy_module() if is_cupy(x) else np).empty(shape, x.dtype)
@@ -108,8 +106,7 @@ def im2col_reference(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1,
     """Pure NumPy: pad, then one strided slice copy per kernel tap (Chainer's utils/conv.py)."""
     N, C, H, W = x.shape
     if out_size is None:
-        out_size = tuple(conv_output_size(s, k, st, 2 * p, d) for s, k, st, p, d in
-                         zip((H, W), kernel_size, stride, padding, dilation))
+        out_size = conv_output_hw(x.shape, kernel_size, stride, padding, dilation)
     col = np.empty((N, C) + tuple(kernel_size) + tuple(out_size), x.dtype)
     img = _padded_image(x.shape, col.shape, stride, padding, dilation, x.dtype)
     img[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W] = x
@@ -251,27 +248,17 @@ _COL2IM_SRC = r"""
 """
 
 
-@functools.cache
-def _cupy_kernel(name):
-    cupy = cupy_module()
-    if name == "im2col":
-        return cupy.ElementwiseKernel(f"raw T img, {_PARAMS}", "T col", _IM2COL_SRC,
-                                      "scratchnet_im2col")
-    return cupy.ElementwiseKernel(f"raw T col, {_PARAMS}", "T img", _COL2IM_SRC,
-                                  "scratchnet_col2im")
-
-
 def _im2col_cupy(x, col, first_row, stride, padding, dilation):
-    cupy = cupy_module()
-    N, C, H, W = x.shape
+    H, W = x.shape[2:]
     KH, KW, R, OW = col.shape[2:]
-    _cupy_kernel("im2col")(cupy.ascontiguousarray(x), H, W, KH, KW, R, OW, first_row, *stride,
-                           *padding, *dilation, col)
+    kernel = elementwise(f"raw T img, {_PARAMS}", "T col", _IM2COL_SRC, "scratchnet_im2col")
+    kernel(cupy_module().ascontiguousarray(x), H, W, KH, KW, R, OW, first_row, *stride,
+           *padding, *dilation, col)
 
 
 def _col2im_cupy(col, img, first_row, stride, padding, dilation):
-    cupy = cupy_module()
-    N, C, H, W = img.shape
+    H, W = img.shape[2:]
     KH, KW, R, OW = col.shape[2:]
-    _cupy_kernel("col2im")(cupy.ascontiguousarray(col), H, W, KH, KW, R, OW, first_row,
-                           *stride, *padding, *dilation, img)
+    kernel = elementwise(f"raw T col, {_PARAMS}", "T img", _COL2IM_SRC, "scratchnet_col2im")
+    kernel(cupy_module().ascontiguousarray(col), H, W, KH, KW, R, OW, first_row, *stride,
+           *padding, *dilation, img)

@@ -22,12 +22,11 @@ multiply-adds per element), which is cheaper than a second pow and keeps one sav
 Each public function dispatches to a CuPy kernel for CuPy arrays and to a Numba kernel on the
 CPU; ``*_reference`` is the plain NumPy version both twins are tested against.
 """
-import functools
-
 import numba
 import numpy as np
 
 from ..backend import get_array_module, is_cupy
+from ._cupy import elementwise
 from ._threads import threads_for
 
 
@@ -37,7 +36,9 @@ def lrn_forward(x, size, alpha, beta, k):
     if is_cupy(x):
         cupy = get_array_module(x)
         y, scale = cupy.empty_like(x), cupy.empty_like(x)
-        _forward_kernel()(x, x.shape[1], x.shape[2], size, alpha_t, beta_t, k_t, y, scale)
+        kernel = elementwise("raw T x, int32 C, int32 L, int32 n, T alpha, T beta, T k",
+                             "T y, T scale", _FORWARD_SRC, "scratchnet_lrn_forward")
+        kernel(x, x.shape[1], x.shape[2], size, alpha_t, beta_t, k_t, y, scale)
         return y, scale
     y, scale = np.empty_like(x), np.empty_like(x)
     with threads_for(x.size):
@@ -53,8 +54,12 @@ def lrn_backward(x, scale, gy, size, alpha, beta, k):
         cupy = get_array_module(x)
         _, C, L = x.shape
         t, gx = cupy.empty_like(x), cupy.empty_like(x)
-        _t_kernel()(x, gy, scale, C, L, size, alpha_t, k_t, t)
-        _gx_kernel()(t, gy, x, scale, C, L, size, coef, gx)
+        t_kernel = elementwise("raw T x, T gy, T scale, int32 C, int32 L, int32 n, T alpha, T k",
+                               "T t", _T_SRC, "scratchnet_lrn_backward_t")
+        gx_kernel = elementwise("raw T t, T gy, T x, T scale, int32 C, int32 L, int32 n, T coef",
+                                "T gx", _GX_SRC, "scratchnet_lrn_backward_gx")
+        t_kernel(x, gy, scale, C, L, size, alpha_t, k_t, t)
+        gx_kernel(t, gy, x, scale, C, L, size, coef, gx)
         return gx
     gx = np.empty_like(x)
     with threads_for(x.size):
@@ -174,27 +179,3 @@ _GX_SRC = _INDEX + """
     for (int j = lo; j <= hi; ++j) acc += t[plane0 + (ptrdiff_t)j * L];
     gx = gy * scale - coef * x * acc;
 """
-
-
-@functools.cache
-def _forward_kernel():
-    import cupy
-    return cupy.ElementwiseKernel(
-        "raw T x, int32 C, int32 L, int32 n, T alpha, T beta, T k", "T y, T scale",
-        _FORWARD_SRC, "scratchnet_lrn_forward")
-
-
-@functools.cache
-def _t_kernel():
-    import cupy
-    return cupy.ElementwiseKernel(
-        "raw T x, T gy, T scale, int32 C, int32 L, int32 n, T alpha, T k", "T t",
-        _T_SRC, "scratchnet_lrn_backward_t")
-
-
-@functools.cache
-def _gx_kernel():
-    import cupy
-    return cupy.ElementwiseKernel(
-        "raw T t, T gy, T x, T scale, int32 C, int32 L, int32 n, T coef", "T gx",
-        _GX_SRC, "scratchnet_lrn_backward_gx")

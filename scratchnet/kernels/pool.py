@@ -17,12 +17,11 @@ Backward: gx[n, c].flat[idx[n, c, oh, ow]] += gy[n, c, oh, ow]. Overlapping wind
 stride 2) can pick the same pixel, so contributions accumulate. Average pooling needs no
 kernel of its own: it is a sum over im2col's taps (functional/pooling.py).
 """
-import functools
-
 import numba
 import numpy as np
 
 from ..backend import cupy_module, is_cupy
+from ._cupy import elementwise
 from ._threads import threads_for
 
 
@@ -33,8 +32,10 @@ def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
     y = xp.empty((N, C) + tuple(out_size), x.dtype)
     idx = xp.empty((N, C) + tuple(out_size), np.int64)
     if is_cupy(x):
-        _cupy_kernel("forward")(xp.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride,
-                                *padding, *dilation, *out_size, y, idx)
+        kernel = elementwise(f"raw T x, {_PARAMS}", "T y, int64 idx", _FORWARD_SRC,
+                             "scratchnet_max_pool_forward")
+        kernel(xp.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride, *padding,
+               *dilation, *out_size, y, idx)
     else:
         with threads_for(x.size):
             _max_pool_numba(np.ascontiguousarray(x), y, idx, *kernel_size, *stride, *padding,
@@ -47,8 +48,10 @@ def max_pool_backward(gy, idx, x_shape, kernel_size, stride, padding, dilation):
     if is_cupy(gy):
         cupy = cupy_module()
         gx = cupy.empty(x_shape, gy.dtype)
-        _cupy_kernel("backward")(cupy.ascontiguousarray(gy), idx, *x_shape[2:], *kernel_size,
-                                 *stride, *padding, *dilation, *gy.shape[2:], gx)
+        kernel = elementwise(f"raw T gy, raw int64 idx, {_PARAMS}", "T gx", _BACKWARD_SRC,
+                             "scratchnet_max_pool_backward")
+        kernel(cupy.ascontiguousarray(gy), idx, *x_shape[2:], *kernel_size, *stride, *padding,
+               *dilation, *gy.shape[2:], gx)
         return gx
     gx = np.empty(x_shape, gy.dtype)
     with threads_for(gx.size):
@@ -177,13 +180,3 @@ _BACKWARD_SRC = r"""
     }
     gx = sum;
 """
-
-
-@functools.cache
-def _cupy_kernel(name):
-    cupy = cupy_module()
-    if name == "forward":
-        return cupy.ElementwiseKernel(f"raw T x, {_PARAMS}", "T y, int64 idx", _FORWARD_SRC,
-                                      "scratchnet_max_pool_forward")
-    return cupy.ElementwiseKernel(f"raw T gy, raw int64 idx, {_PARAMS}", "T gx",
-                                  _BACKWARD_SRC, "scratchnet_max_pool_backward")

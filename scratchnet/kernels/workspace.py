@@ -123,13 +123,18 @@ def _touch(a):
         a[i] = 0
 
 
+def workers_for(items, xp):
+    """How many workers ``parallel_for(items, ...)`` uses: worker indices are below it."""
+    return min(workers(xp), len(items))
+
+
 def parallel_for(items, fn, xp):
     """Call ``fn(item, worker)`` for every item; returns nothing, re-raises any error.
 
     Worker w of W takes items w, w + W, w + 2·W, ... in order: a fixed split, so anything a
     worker sums over its items comes out the same on every run with the same thread count.
     """
-    count = min(workers(xp), len(items))
+    count = workers_for(items, xp)
     if count <= 1:
         for item in items:
             fn(item, 0)
