@@ -41,6 +41,10 @@ from ._cupy import elementwise
 from ._shapes import conv_output_hw
 from ._threads import threads_for
 
+# A stride-1 tap with OW = W and at least this many entries is copied as one shifted run of the
+# plane (_shifted_tap); smaller ones element by element, where slicing would cost more.
+SHIFTED_TAP_MIN = 256
+
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_size=None,
            out=None, first_row=0):
@@ -61,7 +65,8 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
         _im2col_cupy(x, out, first_row, stride, padding, dilation)
     else:
         with threads_for(out.size):
-            _im2col_numba(np.ascontiguousarray(x), out, first_row, *stride, *padding, *dilation)
+            _im2col_numba(np.ascontiguousarray(x), out, first_row, *stride, *padding, *dilation,
+                          SHIFTED_TAP_MIN)
     return out
 
 
@@ -137,7 +142,7 @@ def _inside(offset, step, size, count):
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW):
+def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW, shifted_tap_min):
     N, C, H, W = x.shape
     KH, KW, R, OW = col.shape[2:]
     for plane in numba.prange(N * C):        # each thread fills whole (n, c) planes
@@ -148,7 +153,7 @@ def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW):
                 # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
                 # outside that range the tap sees padding (zeros)
                 lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                if SH == 1 and SW == 1 and OW == W and R * OW >= SHIFTED_TAP_MIN:
+                if SH == 1 and SW == 1 and OW == W and R * OW >= shifted_tap_min:
                     _shifted_tap(img.reshape(H * W), col[n, c, kh, kw].reshape(R * OW),
                                  (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
                     continue
@@ -162,10 +167,6 @@ def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW):
                             col[n, c, kh, kw, r, ow] = img[ih, ow * SW + kw * DW - PW]
                         else:
                             col[n, c, kh, kw, r, ow] = 0
-
-
-# A tap of at least this many entries is copied as one shifted run (below: element by element)
-SHIFTED_TAP_MIN = 256
 
 
 @numba.njit(cache=True, nogil=True)

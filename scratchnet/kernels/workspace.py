@@ -114,7 +114,10 @@ def workers(xp):
 @functools.cache
 def _numba_threadsafe():
     _touch(np.zeros(1))                # Numba picks its threading layer at the first launch
-    return numba.threading_layer() in ("omp", "tbb")       # "workqueue" is not thread-safe
+    try:
+        return numba.threading_layer() in ("omp", "tbb")   # "workqueue" is not thread-safe
+    except ValueError:                 # NUMBA_DISABLE_JIT=1: no layer, plain Python
+        return True
 
 
 @numba.njit(cache=True, parallel=True)

@@ -4,6 +4,7 @@ import pytest
 
 from scratchnet.kernels import batch_norm as bn
 from scratchnet.kernels._threads import GRAIN_SIZE
+from tests.kernels.paths import PARALLEL_PATHS, forced
 
 SHAPES = [(4, 3, 5), (2, 1, 1), (1, 4, 9), (7, 2, 1)]
 
@@ -32,10 +33,12 @@ def _check(stats, affine, backward, shape, dtype, offset=0.0):
             np.testing.assert_allclose(o, r, **tol)
 
 
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_numba_twin_matches_reference(shape, dtype):
-    _check(bn.batch_stats, bn.affine, bn.backward, shape, dtype)
+def test_numba_twin_matches_reference(shape, dtype, path):
+    with forced(path):
+        _check(bn.batch_stats, bn.affine, bn.backward, shape, dtype)
 
 
 def test_float32_statistics_keep_their_accuracy_far_from_zero():

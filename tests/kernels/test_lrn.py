@@ -5,6 +5,7 @@ import pytest
 from scratchnet import backend
 from scratchnet.kernels import lrn
 from scratchnet.kernels._threads import GRAIN_SIZE
+from tests.kernels.paths import PARALLEL_PATHS, forced
 
 CASES = [((2, 5, 7), 3), ((1, 6, 4), 4), ((3, 4, 5), 1), ((2, 3, 6), 6), ((1, 1, 3), 2)]
 
@@ -29,10 +30,12 @@ def _check(forward, backward, shape, size, dtype, to=np.asarray):
         np.testing.assert_allclose(backend.to_numpy(ours), ref, **tol)
 
 
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, size", CASES)
-def test_numba_twin_matches_reference(shape, size, dtype):
-    _check(lrn.lrn_forward, lrn.lrn_backward, shape, size, dtype)
+def test_numba_twin_matches_reference(shape, size, dtype, path):
+    with forced(path):
+        _check(lrn.lrn_forward, lrn.lrn_backward, shape, size, dtype)
 
 
 @pytest.mark.parametrize("shape, size", CASES[:2])

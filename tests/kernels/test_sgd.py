@@ -4,6 +4,7 @@ import pytest
 
 import scratchnet as sn
 from scratchnet.kernels import sgd
+from tests.kernels.paths import PARALLEL_PATHS, forced
 
 OPTIONS = [dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, dampening=0.3),
            dict(momentum=0.8, nesterov=True, weight_decay=0.1),
@@ -22,10 +23,12 @@ def _trajectory(update, options, dtype):
     return param, buf
 
 
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 @pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_sgd_equals_the_reference(options, dtype):
-    fused, fused_buf = _trajectory(sgd.sgd_update, options, dtype)
+def test_fused_sgd_equals_the_reference(options, dtype, path):
+    with forced(path):
+        fused, fused_buf = _trajectory(sgd.sgd_update, options, dtype)
     ref, ref_buf = _trajectory(sgd.sgd_update_reference, options, dtype)
     tol = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(fused, ref, **tol)
