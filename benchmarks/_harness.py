@@ -15,8 +15,9 @@ What ``main`` does, and why:
   imported, also reported above the RSS right after the imports.
 - ``--clock cpu --threads 1`` times process CPU time: on a machine shared with other jobs
   that is far steadier than wall time (which counts the time others hold the cores).
-- Pins the thread count of BLAS (threadpoolctl), Numba and torch to ``--threads``, and prints
-  the BLAS kernel threadpoolctl reports.
+- Pins the thread count of scratchnet (``sn.set_num_threads``: its workers, with BLAS on one
+  thread inside each) and torch to ``--threads``, and prints the BLAS kernel threadpoolctl
+  reports.
 
 Run ``python benchmarks/ops.py --help`` for the options.
 """
@@ -51,14 +52,18 @@ class Case:
 
 
 def set_threads(n):
-    """Pin BLAS, Numba and (if imported) torch to n threads."""
-    import threadpoolctl
-    threadpoolctl.threadpool_limits(n)
-    try:
-        import numba
-        numba.set_num_threads(n)
-    except ImportError:
-        pass
+    """Pin scratchnet (its workers, BLAS, Numba: sn.set_num_threads) and, if imported, torch
+    to n threads; without scratchnet, BLAS and Numba directly."""
+    if "scratchnet" in sys.modules:
+        sys.modules["scratchnet"].set_num_threads(n)
+    else:
+        import threadpoolctl
+        threadpoolctl.threadpool_limits(n)
+        try:
+            import numba
+            numba.set_num_threads(n)
+        except ImportError:
+            pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
 

@@ -14,7 +14,7 @@ from .functional import (abs, add, argmax, argmin, cat, chunk, clamp, div, exp, 
                          softmax, split, sqrt, squeeze, stack, sub, sum, tanh, transpose,
                          unsqueeze, var)
 from .gradcheck import GradcheckError, gradcheck
-from .kernels import set_workspace_limit
+from .kernels import get_num_threads, set_num_threads, set_workspace_limit
 from .random import manual_seed
 from .tensor import Tensor
 

@@ -23,7 +23,7 @@ dropped while it is in cache: im2col writes it, the GEMM reads it back from cach
 DRAM. The weight gradient recomputes the tile's columns rather than keeping them from the
 forward; the input gradient folds W[g]ᵀ · gy of each tile back onto gx[n] (col2im adds, since
 neighbouring bands share input rows). On the CPU, samples are shared out among workers that
-each run their own im2col and single-threaded GEMMs (workspace.parallel_for); each worker sums
+each run their own im2col and single-threaded GEMMs (threads.parallel_for); each worker sums
 its own part of gW, and the parts are added in worker order (so gW, unlike y and gx, can
 differ in the last bits between thread counts).
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import get_array_module
-from . import workspace
+from . import threads, workspace
 from ._shapes import conv_output_hw
 from .im2col import col2im, col2im_reference, im2col, im2col_reference
 
@@ -58,13 +58,13 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
     N, O = x.shape[0], weight.shape[0]
     if out_size is None:
         out_size = conv_output_hw(x.shape, weight.shape[2:], stride, padding, dilation)
-    conv = _Conv(weight.shape[2:], stride, padding, dilation, groups, tuple(out_size))
+    conv = _Conv(weight.shape, stride, padding, dilation, groups, tuple(out_size))
     G, (OH, OW) = groups, out_size
     w = weight.reshape(G, O // G, -1)                              # (G, O/G, K)
     b = None if bias is None else bias.reshape(G, O // G, 1)
     y = xp.empty((N, O, OH, OW), x.dtype)
     y_g = y.reshape(N, G, O // G, OH * OW)                         # a view of y
-    samples, bands = conv.tiles(x.shape, x.dtype, xp)
+    samples, bands, workers = conv.tiles(x.shape, x.dtype, xp)
 
     def work(s, worker):
         for rows in bands:
@@ -72,7 +72,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
             _matmul(w, conv.columns(x, s, rows, worker), out)        # (G, O/G, K) @ (n, G, K, T)
             if b is not None:
                 out += b                                             # while still in cache
-    workspace.parallel_for(samples, work, xp)
+    threads.parallel_for(samples, work, workers)
     return y
 
 
@@ -86,12 +86,12 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
     N, C, H, W = input_shape
     O, _, KH, KW = weight.shape
     G = groups
-    conv = _Conv((KH, KW), stride, padding, dilation, G, tuple(gy.shape[2:]))
+    conv = _Conv(weight.shape, stride, padding, dilation, G, tuple(gy.shape[2:]))
     gy_g = gy.reshape(N, G, O // G, -1)                            # (N, G, O/G, P)
     w_t = weight.reshape(G, O // G, -1).transpose(0, 2, 1)         # (G, K, O/G), a view
     gx = xp.empty(input_shape, gy.dtype)
     pointwise = conv.pointwise(input_shape)
-    samples, bands = conv.tiles(input_shape, gy.dtype, xp)
+    samples, bands, workers = conv.tiles(input_shape, gy.dtype, xp)
 
     def work(s, worker):
         n = s.stop - s.start
@@ -107,7 +107,7 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
             col2im(gcol.reshape(n, C, KH, KW, rows.stop - rows.start, conv.out_size[1]),
                    (n, C, H, W), stride, padding, dilation, out=gx[s], first_row=rows.start,
                    accumulate=rows.start > 0)
-    workspace.parallel_for(samples, work, xp)
+    threads.parallel_for(samples, work, workers)
     return gx
 
 
@@ -118,11 +118,11 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
     N = x.shape[0]
     O, _, KH, KW = weight_shape
     G = groups
-    conv = _Conv((KH, KW), stride, padding, dilation, G, tuple(gy.shape[2:]))
+    conv = _Conv(weight_shape, stride, padding, dilation, G, tuple(gy.shape[2:]))
     gy_g = gy.reshape(N, G, O // G, -1)                            # (N, G, O/G, P)
-    samples, bands = conv.tiles(x.shape, x.dtype, xp)
+    samples, bands, workers = conv.tiles(x.shape, x.dtype, xp)
     parts = [xp.zeros((G, O // G, x.shape[1] // G * KH * KW), x.dtype)     # (G, O/G, K)
-             for _ in range(workspace.workers_for(samples, xp))]
+             for _ in range(workers)]
 
     def work(s, worker):
         for rows in bands:
@@ -138,7 +138,7 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
                                           x.dtype, xp)
             for gw_n in xp.matmul(gy_t, col.transpose(0, 1, 3, 2), out=per_sample):
                 parts[worker] += gw_n
-    workspace.parallel_for(samples, work, xp)
+    threads.parallel_for(samples, work, workers)
     return sum(parts[1:], parts[0]).reshape(weight_shape)
 
 
@@ -181,12 +181,16 @@ def conv2d_weight_grad_reference(x, gy, weight_shape, stride, padding, dilation,
 @dataclass(frozen=True)
 class _Conv:
     """The geometry of one convolution, and how its work is cut into tiles."""
-    kernel: tuple
+    weight_shape: tuple
     stride: tuple
     padding: tuple
     dilation: tuple
     groups: int
     out_size: tuple
+
+    @property
+    def kernel(self):
+        return tuple(self.weight_shape[2:])
 
     def pointwise(self, x_shape):
         """A 1×1 kernel with stride 1 and no padding: col[n] is x[n] itself."""
@@ -194,11 +198,17 @@ class _Conv:
                 and self.out_size == tuple(x_shape[2:]))
 
     def tiles(self, x_shape, dtype, xp):
-        """(sample slices, row slices) of the work: see workspace.tiles."""
-        row_bytes = x_shape[1] * self.kernel[0] * self.kernel[1] * self.out_size[1] * \
-            np.dtype(dtype).itemsize
-        return workspace.tiles(x_shape[0], self.out_size[0], row_bytes, xp,
-                               workspace.workers(xp))
+        """(sample slices, row slices, workers) of one product: the workers the threading
+        policy grants its multiply-adds (1 on the GPU), and tiles for them (workspace.tiles);
+        never more workers than sample slices."""
+        N, C = x_shape[:2]
+        O, KH, KW = self.weight_shape[0], *self.kernel
+        OH, OW = self.out_size
+        macs = N * O * C // self.groups * KH * KW * OH * OW
+        workers = threads.workers_for(N, macs, threads.GEMM_GRAIN) if xp is np else 1
+        row_bytes = C * KH * KW * OW * np.dtype(dtype).itemsize
+        samples, bands = workspace.tiles(N, OH, row_bytes, xp, workers)
+        return samples, bands, min(workers, len(samples))
 
     def positions(self, rows):
         """The flat output positions p = oh·OW + ow of the band of output rows ``rows``."""

@@ -28,7 +28,8 @@ Both also work on a *tile*: the columns of output rows first_row .. first_row + 
 of one image are folded one after the other.
 
 Each kernel exists three times: a NumPy reference (KH·KW strided slice copies, the oracle of
-the tests), a Numba twin for the CPU (one pass, no padded copy, one thread per (n, c) plane;
+the tests), a Numba twin for the CPU (one pass, no padded copy, each worker a block of (n, c)
+planes;
 at stride 1 with OW = W each tap is a single shifted copy of the plane) and a CuPy twin for
 the GPU (one thread per output element, gathering). The dispatchers ``im2col``/``col2im``
 pick the twin from the array's module.
@@ -39,7 +40,7 @@ import numpy as np
 from ..backend import cupy_module, is_cupy
 from ._cupy import elementwise
 from ._shapes import conv_output_hw
-from ._threads import threads_for
+from . import threads
 
 # A stride-1 tap with OW = W and at least this many entries is copied as one shifted run of the
 # plane (_shifted_tap); smaller ones element by element, where slicing would cost more.
@@ -64,9 +65,10 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
     if is_cupy(x):
         _im2col_cupy(x, out, first_row, stride, padding, dilation)
     else:
-        with threads_for(out.size):
-            _im2col_numba(np.ascontiguousarray(x), out, first_row, *stride, *padding, *dilation,
-                          SHIFTED_TAP_MIN)
+        x, col = threads.planes(np.ascontiguousarray(x)), threads.planes(out)
+        threads.parallel_range(N * C, lambda start, stop: _im2col_numba(
+            x[start:stop], col[start:stop], first_row, *stride, *padding, *dilation,
+            SHIFTED_TAP_MIN), out.size)
     return out
 
 
@@ -83,10 +85,12 @@ def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=Non
             out.fill(0)
         _col2im_cupy(col, out, first_row, stride, padding, dilation)
     else:
-        with threads_for(col.size):
-            _col2im_numba(np.ascontiguousarray(col), out, first_row, accumulate, *stride,
-                          *padding, *dilation)
+        col, img = threads.planes(np.ascontiguousarray(col)), threads.planes(out)
+        threads.parallel_range(len(img), lambda start, stop: _col2im_numba(
+            col[start:stop], img[start:stop], first_row, accumulate, *stride, *padding,
+            *dilation), col.size)
     return out
+
 
 
 def _padded_image(x_shape, col_shape, stride, padding, dilation, dtype):
@@ -141,20 +145,19 @@ def _inside(offset, step, size, count):
     return lo, max(lo, hi)
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW, shifted_tap_min):
-    N, C, H, W = x.shape
-    KH, KW, R, OW = col.shape[2:]
-    for plane in numba.prange(N * C):        # each thread fills whole (n, c) planes
-        n, c = plane // C, plane % C
-        img = x[n, c]
+    P, H, W = x.shape                        # P planes (n, c): x (P, H, W), col (P, KH, KW, R, OW)
+    KH, KW, R, OW = col.shape[1:]
+    for p in range(P):
+        img = x[p]
         for kh in range(KH):
             for kw in range(KW):
                 # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
                 # outside that range the tap sees padding (zeros)
                 lo, hi = _inside(kw * DW - PW, SW, W, OW)
                 if SH == 1 and SW == 1 and OW == W and R * OW >= shifted_tap_min:
-                    _shifted_tap(img.reshape(H * W), col[n, c, kh, kw].reshape(R * OW),
+                    _shifted_tap(img.reshape(H * W), col[p, kh, kw].reshape(R * OW),
                                  (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
                     continue
                 # element by element, no array slices: on small maps (ResNet's 4×4 .. 1×1
@@ -164,9 +167,9 @@ def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW, shifted_tap_min):
                     inside = 0 <= ih < H
                     for ow in range(OW):
                         if inside and lo <= ow < hi:
-                            col[n, c, kh, kw, r, ow] = img[ih, ow * SW + kw * DW - PW]
+                            col[p, kh, kw, r, ow] = img[ih, ow * SW + kw * DW - PW]
                         else:
-                            col[n, c, kh, kw, r, ow] = 0
+                            col[p, kh, kw, r, ow] = 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -187,13 +190,12 @@ def _shifted_tap(img, tap, shift, lo, hi, OW):
             tap[r * OW + ow] = 0
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _col2im_numba(col, img, oh0, accumulate, SH, SW, PH, PW, DH, DW):
-    N, C, H, W = img.shape
-    KH, KW, R, OW = col.shape[2:]
-    for plane in numba.prange(N * C):        # a thread owns its plane: no two write one pixel
-        n, c = plane // C, plane % C
-        out = img[n, c]
+    P, H, W = img.shape                      # a worker owns its planes: no two write one pixel
+    KH, KW, R, OW = col.shape[1:]
+    for p in range(P):
+        out = img[p]
         if not accumulate:
             out[:] = 0
         for kh in range(KH):
@@ -204,7 +206,7 @@ def _col2im_numba(col, img, oh0, accumulate, SH, SW, PH, PW, DH, DW):
                     if ih < 0 or ih >= H:
                         continue
                     for ow in range(lo, hi):    # element by element, as in _im2col_numba
-                        out[ih, ow * SW + kw * DW - PW] += col[n, c, kh, kw, r, ow]
+                        out[ih, ow * SW + kw * DW - PW] += col[p, kh, kw, r, ow]
 
 
 # R is the number of output rows the col array (or tile) holds, OH0 the first of them.

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..backend import get_array_module, is_cupy
 from ._cupy import elementwise
-from ._threads import threads_for
+from . import threads
 
 
 def lrn_forward(x, size, alpha, beta, k):
@@ -41,8 +41,9 @@ def lrn_forward(x, size, alpha, beta, k):
         kernel(x, x.shape[1], x.shape[2], size, alpha_t, beta_t, k_t, y, scale)
         return y, scale
     y, scale = np.empty_like(x), np.empty_like(x)
-    with threads_for(x.size):
-        _forward_numba(x, size, x.dtype.type(size), alpha_t, beta_t, k_t, y, scale)
+    threads.parallel_range(len(x), lambda start, stop: _forward_numba(
+        x[start:stop], size, x.dtype.type(size), alpha_t, beta_t, k_t, y[start:stop],
+        scale[start:stop]), x.size)
     return y, scale
 
 
@@ -62,8 +63,9 @@ def lrn_backward(x, scale, gy, size, alpha, beta, k):
         gx_kernel(t, gy, x, scale, C, L, size, coef, gx)
         return gx
     gx = np.empty_like(x)
-    with threads_for(x.size):
-        _backward_numba(x, scale, gy, size, x.dtype.type(size), alpha_t, k_t, coef, gx)
+    threads.parallel_range(len(x), lambda start, stop: _backward_numba(
+        x[start:stop], scale[start:stop], gy[start:stop], size, x.dtype.type(size), alpha_t,
+        k_t, coef, gx[start:stop]), x.size)
     return gx
 
 
@@ -99,7 +101,8 @@ def lrn_backward_reference(x, scale, gy, size, alpha, beta, k):
     return gy * scale - x.dtype.type(2 * alpha * beta / size) * x * mirrored
 
 
-# Numba twins: one parallel iteration per (sample, channel) plane; the innermost loop runs over
+# Numba twins: each worker a block of samples (threads.planes: a slice looped over from 0; a
+# channel's window needs its sample's neighbouring channels); the innermost loop runs over
 # the contiguous L positions, so it vectorizes. The window sums live in an array of x's dtype:
 # they accumulate in T, and each adds only ``size`` squares.
 @numba.njit(cache=True)
@@ -114,36 +117,35 @@ def _window_sum_of_squares(x, b, c, size):
     return s
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _forward_numba(x, size, n_t, alpha, beta, k, y, scale):     # n_t: size in x's dtype
     N, C, L = x.shape
-    for plane in numba.prange(N * C):
-        b, c = plane // C, plane % C
-        s = _window_sum_of_squares(x, b, c, size)
-        for l in range(L):
-            sc = (s[l] / n_t * alpha + k) ** -beta
-            scale[b, c, l] = sc
-            y[b, c, l] = x[b, c, l] * sc
+    for b in range(N):
+        for c in range(C):
+            s = _window_sum_of_squares(x, b, c, size)
+            for l in range(L):
+                sc = (s[l] / n_t * alpha + k) ** -beta
+                scale[b, c, l] = sc
+                y[b, c, l] = x[b, c, l] * sc
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _backward_numba(x, scale, gy, size, n_t, alpha, k, coef, gx):
     N, C, L = x.shape
-    t = np.empty_like(x)
-    for plane in numba.prange(N * C):              # t = gy·x·scale/d, recomputing d from x
-        b, c = plane // C, plane % C
-        s = _window_sum_of_squares(x, b, c, size)
-        for l in range(L):
-            t[b, c, l] = gy[b, c, l] * x[b, c, l] * scale[b, c, l] / (s[l] / n_t * alpha + k)
-    for plane in numba.prange(N * C):              # gather t over the mirrored window
-        b, c = plane // C, plane % C
-        lo, hi = max(c - (size - 1) // 2, 0), min(c + size // 2, C - 1)
-        acc = np.zeros_like(x[0, 0])
-        for j in range(lo, hi + 1):
+    t = np.empty_like(x[0])                        # (C, L): one sample's t at a time
+    for b in range(N):
+        for c in range(C):                         # t = gy·x·scale/d, recomputing d from x
+            s = _window_sum_of_squares(x, b, c, size)
             for l in range(L):
-                acc[l] += t[b, j, l]
-        for l in range(L):
-            gx[b, c, l] = gy[b, c, l] * scale[b, c, l] - coef * x[b, c, l] * acc[l]
+                t[c, l] = gy[b, c, l] * x[b, c, l] * scale[b, c, l] / (s[l] / n_t * alpha + k)
+        for c in range(C):                         # gather t over the mirrored window
+            lo, hi = max(c - (size - 1) // 2, 0), min(c + size // 2, C - 1)
+            acc = np.zeros_like(x[0, 0])
+            for j in range(lo, hi + 1):
+                for l in range(L):
+                    acc[l] += t[j, l]
+            for l in range(L):
+                gx[b, c, l] = gy[b, c, l] * scale[b, c, l] - coef * x[b, c, l] * acc[l]
 
 
 # CuPy twins: one thread per output element gathers over its channel window (no atomics).

@@ -21,8 +21,8 @@ import numba
 import numpy as np
 
 from ..backend import cupy_module, is_cupy
+from . import threads
 from ._cupy import elementwise
-from ._threads import threads_for
 
 
 def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
@@ -37,9 +37,10 @@ def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
         kernel(xp.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride, *padding,
                *dilation, *out_size, y, idx)
     else:
-        with threads_for(x.size):
-            _max_pool_numba(np.ascontiguousarray(x), y, idx, *kernel_size, *stride, *padding,
-                            *dilation)
+        x, y_p, idx_p = (threads.planes(a) for a in (np.ascontiguousarray(x), y, idx))
+        threads.parallel_range(N * C, lambda start, stop: _max_pool_numba(
+            x[start:stop], y_p[start:stop], idx_p[start:stop], *kernel_size, *stride, *padding,
+            *dilation), x.size)
     return y, idx
 
 
@@ -54,8 +55,9 @@ def max_pool_backward(gy, idx, x_shape, kernel_size, stride, padding, dilation):
                *dilation, *gy.shape[2:], gx)
         return gx
     gx = np.empty(x_shape, gy.dtype)
-    with threads_for(gx.size):
-        _max_pool_backward_numba(np.ascontiguousarray(gy), idx, gx)
+    gy_p, idx_p, gx_p = (threads.planes(a) for a in (np.ascontiguousarray(gy), idx, gx))
+    threads.parallel_range(len(gx_p), lambda start, stop: _max_pool_backward_numba(
+        gy_p[start:stop], idx_p[start:stop], gx_p[start:stop]), gx.size)
     return gx
 
 
@@ -91,13 +93,12 @@ def max_pool_backward_reference(gy, idx, x_shape):
     return gx.reshape(x_shape)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _max_pool_numba(x, y, idx, KH, KW, SH, SW, PH, PW, DH, DW):
-    N, C, H, W = x.shape
-    OH, OW = y.shape[2:]
-    for plane in numba.prange(N * C):        # each thread owns whole (n, c) planes
-        n, c = plane // C, plane % C
-        img = x[n, c]
+    P, H, W = x.shape                        # P planes (n, c): x (P, H, W), y, idx (P, OH, OW)
+    OH, OW = y.shape[1:]
+    for p in range(P):
+        img = x[p]
         for oh in range(OH):
             h0 = oh * SH - PH
             for ow in range(OW):
@@ -116,22 +117,21 @@ def _max_pool_numba(x, y, idx, KH, KW, SH, SW, PH, PW, DH, DW):
                         if arg < 0 or v > best or np.isnan(v):
                             best = v
                             arg = ih * W + iw
-                y[n, c, oh, ow] = best
-                idx[n, c, oh, ow] = arg
+                y[p, oh, ow] = best
+                idx[p, oh, ow] = arg
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _max_pool_backward_numba(gy, idx, gx):
-    N, C, H, W = gx.shape
-    OH, OW = gy.shape[2:]
-    for plane in numba.prange(N * C):        # a thread owns its plane: no write races
-        n, c = plane // C, plane % C
-        out = gx[n, c].reshape(H * W)        # a view: gx is contiguous
+    P, H, W = gx.shape                       # a worker owns its planes: no write races
+    OH, OW = gy.shape[1:]
+    for p in range(P):
+        out = gx[p].reshape(H * W)           # a view: gx is contiguous
         out[:] = 0
         for oh in range(OH):
             for ow in range(OW):
-                if idx[n, c, oh, ow] >= 0:     # −1: a window entirely in the padding
-                    out[idx[n, c, oh, ow]] += gy[n, c, oh, ow]
+                if idx[p, oh, ow] >= 0:        # −1: a window entirely in the padding
+                    out[idx[p, oh, ow]] += gy[p, oh, ow]
 
 
 _PARAMS = ("int32 H, int32 W, int32 KH, int32 KW, int32 SH, int32 SW, int32 PH, int32 PW, "

@@ -9,7 +9,7 @@ cast to it first). Its reference is the plain array code, which also serves CuPy
 import numba
 import numpy as np
 
-from ._threads import threads_for
+from . import threads
 
 
 def sgd_update(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize):
@@ -26,10 +26,10 @@ def sgd_update(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov
         buf = np.empty_like(param)
     cast = param.dtype.type
     stand_in = param if buf is None else buf       # without momentum the kernel never reads b
-    with threads_for(param.size):
-        _sgd_numba(param.reshape(-1), grad.reshape(-1), stand_in.reshape(-1), cast(lr),
-                   cast(momentum), cast(1 - dampening), cast(weight_decay), nesterov, maximize,
-                   first)
+    param, grad, stand_in = param.reshape(-1), grad.reshape(-1), stand_in.reshape(-1)  # views
+    threads.parallel_range(param.size, lambda start, stop: _sgd_numba(
+        param[start:stop], grad[start:stop], stand_in[start:stop], cast(lr), cast(momentum),
+        cast(1 - dampening), cast(weight_decay), nesterov, maximize, first), param.size)
     return buf
 
 
@@ -58,10 +58,11 @@ def _can_fuse(param, grad):
             and param.dtype == grad.dtype and param.dtype.kind == "f")
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+# Each worker's chunk is a slice, looped over from 0: see threads.planes.
+@numba.njit(cache=True, nogil=True)
 def _sgd_numba(param, grad, buf, lr, momentum, undamped, weight_decay, nesterov, maximize,
                first):
-    for i in numba.prange(param.size):
+    for i in range(param.size):
         g = -grad[i] if maximize else grad[i]
         if weight_decay != 0:
             g = g + weight_decay * param[i]

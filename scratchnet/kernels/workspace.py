@@ -1,5 +1,4 @@
-"""The workspace: a bound on the scratch memory of im2col, the tiles that respect it, and the
-CPU threads that work through them.
+"""The workspace: a bound on the scratch memory of im2col, and the tiles that respect it.
 
 The column matrix of a convolution holds every input pixel KH·KW times (up to stride): for
 VGG16's conv1_2 at batch 32 that is 32·64·9·224·224·4 bytes ≈ 3.7 GB, 115 MB per sample.
@@ -15,25 +14,16 @@ The limit comes from ``set_workspace_limit(nbytes)``, else the environment varia
 ``SCRATCHNET_WORKSPACE_MB``, else ``DEFAULT_LIMIT``; it caps every tile (at least one output
 row of one sample, the smallest unit there is).
 
-``parallel_for(...)`` runs the chunks of samples on the CPU's threads (``numba``'s thread
-count, which ``torch.set_num_threads``-style callers set), each worker with its own buffers
-and BLAS held to one thread meanwhile: two workers that each own a core beat one BLAS call
-split in two, and no spinning BLAS thread fights Numba's for the same cores.
+The chunks of samples are shared out among scratchnet's workers (kernels/threads.py), each
+with its own buffers: two workers that each own a core and run single-threaded GEMMs beat one
+BLAS call split in two.
 
 Buffers are reused between calls (``buffer(...)``): allocating and first touching hundreds of
 MB costs page faults on every layer of every step. At most one buffer per name is kept.
 """
-import concurrent.futures
-import functools
 import os
 
-import numba
 import numpy as np
-
-try:                          # optional: without it BLAS keeps its threads and conv2d uses one
-    import threadpoolctl
-except ImportError:           # pragma: no cover
-    threadpoolctl = None
 
 DEFAULT_LIMIT = 16 * 2**20      # bytes
 TILE_BYTES = 8 * 2**20          # bytes: a CPU tile's columns (see the module docstring)
@@ -101,63 +91,3 @@ def tiles(n, rows, bytes_per_row, xp, workers=1):
     if per_tile == rows:
         per_chunk = max(1, min(-(-n // workers), budget // max(rows * bytes_per_row, 1)))
     return [slice(i, min(i + per_chunk, n)) for i in range(0, n, per_chunk)], row_tiles
-
-
-def workers(xp):
-    """How many CPU workers ``parallel_for`` uses: Numba's thread count, but 1 on the GPU,
-    without threadpoolctl, or with a Numba threading layer that two threads cannot share."""
-    if xp is not np or threadpoolctl is None or not _numba_threadsafe():
-        return 1
-    return numba.get_num_threads()
-
-
-@functools.cache
-def _numba_threadsafe():
-    _touch(np.zeros(1))                # Numba picks its threading layer at the first launch
-    try:
-        return numba.threading_layer() in ("omp", "tbb")   # "workqueue" is not thread-safe
-    except ValueError:                 # NUMBA_DISABLE_JIT=1: no layer, plain Python
-        return True
-
-
-@numba.njit(cache=True, parallel=True)
-def _touch(a):
-    for i in numba.prange(a.size):
-        a[i] = 0
-
-
-def workers_for(items, xp):
-    """How many workers ``parallel_for(items, ...)`` uses: worker indices are below it."""
-    return min(workers(xp), len(items))
-
-
-def parallel_for(items, fn, xp):
-    """Call ``fn(item, worker)`` for every item; returns nothing, re-raises any error.
-
-    Worker w of W takes items w, w + W, w + 2·W, ... in order: a fixed split, so anything a
-    worker sums over its items comes out the same on every run with the same thread count.
-    """
-    count = workers_for(items, xp)
-    if count <= 1:
-        for item in items:
-            fn(item, 0)
-        return
-
-    def run(w):
-        numba.set_num_threads(1)       # thread-local: this worker's kernels stay on its core
-        for item in items[w::count]:
-            fn(item, w)
-    with _blas_threads().limit(limits=1):
-        jobs = [_pool(count).submit(run, w) for w in range(count)]
-        for job in jobs:
-            job.result()
-
-
-@functools.cache
-def _pool(count):
-    return concurrent.futures.ThreadPoolExecutor(count, thread_name_prefix="scratchnet")
-
-
-@functools.cache
-def _blas_threads():
-    return threadpoolctl.ThreadpoolController().select(user_api="blas")

@@ -10,7 +10,7 @@ A new threshold gets its entry here, and the tests that cover its kernel list it
 import contextlib
 import importlib
 
-from scratchnet.kernels import _threads, conv, workspace
+from scratchnet.kernels import conv, threads, workspace
 
 im2col = importlib.import_module("scratchnet.kernels.im2col")   # the package exports a function
 
@@ -28,8 +28,9 @@ PATHS = {
                                      (im2col, "SHIFTED_TAP_MIN"): NEVER},
     "merged samples": {(conv, "MERGE_BELOW"): NEVER},
     "per-sample products": {(conv, "MERGE_BELOW"): 0},
-    # every kernel launched on all threads, however little its work
-    "threads": {(_threads, "GRAIN_SIZE"): 1},
+    # every kernel and product shared out among two workers, however little its work
+    "threads": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
+                (threads, "_num_threads"): 2},
 }
 IM2COL_PATHS = ["default", "shifted taps", "element-wise taps", "threads"]
 CONV_PATHS = list(PATHS)

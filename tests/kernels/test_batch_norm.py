@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from scratchnet.kernels import batch_norm as bn
-from scratchnet.kernels._threads import GRAIN_SIZE
+from scratchnet.kernels.threads import GRAIN_SIZE
 from tests.kernels.paths import PARALLEL_PATHS, forced
 
 SHAPES = [(4, 3, 5), (2, 1, 1), (1, 4, 9), (7, 2, 1)]
@@ -57,24 +57,3 @@ def test_input_gradient_can_be_skipped():
     gx, gw, gb = bn.backward(x, gy, mean, 1 / np.sqrt(var), a, True, need_gx=False)
     assert gx is None
     np.testing.assert_allclose(gb, gy.sum(axis=(0, 2)), rtol=1e-12)
-
-
-def test_numba_bodies_run_as_python():
-    """The jitted loops as plain Python (``py_func``), so coverage sees them without JIT."""
-    def stats(x):
-        mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
-        bn._stats_numba.py_func(x, bn._count(x), mean, var)
-        return mean, var
-
-    def affine(x, a, shift):
-        y = np.empty_like(x)
-        bn._affine_numba.py_func(x, a, shift, y)
-        return y
-
-    def backward(x, gy, mean, invstd, a, batch):
-        gb, gw, gx = np.empty(x.shape[1]), np.empty(x.shape[1]), np.empty_like(x)
-        bn._backward_numba.py_func(x, gy, mean, invstd, a, bn._count(x), float(batch), True,
-                                   gb, gw, gx)
-        return gx, gw, gb
-
-    _check(stats, affine, backward, SHAPES[0], np.float64)

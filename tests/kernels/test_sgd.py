@@ -61,11 +61,3 @@ def test_non_contiguous_parameters_take_the_reference():
     buf = sgd.sgd_update(param, np.full((4, 2), 2.0), None, 0.5, 0.9, 0.0, 0.0, False, False)
     np.testing.assert_array_equal(param, 0.0)
     np.testing.assert_array_equal(buf, 2.0)
-
-
-def test_fused_kernel_body_runs_as_python():
-    """The jitted body itself, interpreted, so coverage sees it without NUMBA_DISABLE_JIT."""
-    p, g, b = np.ones(3), np.full(3, 2.0), np.zeros(3)
-    sgd._sgd_numba.py_func(p, g, b, 0.5, 0.9, 1.0, 0.0, False, False, True)
-    np.testing.assert_array_equal(b, [2, 2, 2])        # first step: b = g
-    np.testing.assert_array_equal(p, [0, 0, 0])        # 1 - 0.5 * 2

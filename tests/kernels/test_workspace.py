@@ -1,4 +1,4 @@
-"""The im2col workspace: its limit (argument, environment variable, default) and the chunks."""
+"""The im2col workspace: its limit (argument, environment variable, default) and the tiles."""
 import numpy as np
 import pytest
 
@@ -47,15 +47,6 @@ def test_tiles_cover_samples_and_rows_under_the_limit():
     rows = workspace.tiles(1, 224, 64 * 9 * 224 * 4, np)[1]   # VGG's conv1_2: 516 KB a row
     assert len(rows) > 1 and (rows[0].stop - rows[0].start) * 64 * 9 * 224 * 4 <= \
         workspace.TILE_BYTES
-
-
-def test_parallel_for_visits_every_item_once_with_a_fixed_split():
-    seen = []
-    workspace.parallel_for(list(range(7)), lambda item, worker: seen.append((item, worker)),
-                           np)
-    assert sorted(item for item, _ in seen) == list(range(7))
-    count = workspace.workers(np)
-    assert all(worker == item % count for item, worker in seen)
 
 
 def test_buffer_is_reused_and_has_the_asked_shape():
