@@ -207,7 +207,8 @@ class _Conv:
         macs = N * O * C // self.groups * KH * KW * OH * OW
         workers = threads.workers_for(N, macs, threads.GEMM_GRAIN) if xp is np else 1
         row_bytes = C * KH * KW * OW * np.dtype(dtype).itemsize
-        samples, bands = workspace.tiles(N, OH, row_bytes, xp, workers)
+        samples, bands = workspace.tiles(N, OH, row_bytes, xp, workers,
+                                         one_product_per_sample=OH * OW >= MERGE_BELOW)
         return samples, bands, min(workers, len(samples))
 
     def positions(self, rows):
