@@ -86,8 +86,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         elif padding == "same":
             if stride != (1, 1):
                 raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
-            padding = (_shapes.same_padding(KH, dilation[0])[0],
-                       _shapes.same_padding(KW, dilation[1])[0])
+            padding = (_same_padding(KH, dilation[0]), _same_padding(KW, dilation[1]))
             out_size = (H, W)
         else:
             raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got "
@@ -117,3 +116,9 @@ def _check_weight(op, x, weight, bias, groups):
     if bias is not None and bias.shape != (O,):
         raise ValueError(f"{op}: bias of shape {bias.shape} does not match weight of shape "
                          f"{weight.shape} (expected ({O},))")
+
+
+def _same_padding(kernel, dilation):
+    """padding="same" before the input on one side; an odd total puts the extra pixel after
+    (out_size then reads it as a zero past the edge), as torch pads it."""
+    return dilation * (kernel - 1) // 2

@@ -250,4 +250,9 @@ def _adaptive_bins(op, x, output_size):
     if not all(isinstance(o, int) and o > 0 for o in sides):
         raise ValueError(f"{op}: output_size must be positive ints, got {output_size!r} "
                          f"(input {x.shape})")
-    return tuple(_shapes.adaptive_bins(n, o) for n, o in zip(x.shape[-2:], sides))
+    return tuple(_bins(n, o) for n, o in zip(x.shape[-2:], sides))
+
+
+def _bins(size, out):
+    """torch's adaptive-pooling bins on one side: bin i covers [⌊i·In/Out⌋, ⌈(i+1)·In/Out⌉)."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]

@@ -31,14 +31,3 @@ def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
     if ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
     return out
-
-
-def same_padding(kernel, dilation):
-    """padding="same" for one side: (before, after), the extra pixel after, as torch pads it."""
-    total = dilation * (kernel - 1)
-    return total // 2, total - total // 2
-
-
-def adaptive_bins(size, out):
-    """torch's adaptive-pooling bins on one side: bin i covers [⌊i·In/Out⌋, ⌈(i+1)·In/Out⌉)."""
-    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]

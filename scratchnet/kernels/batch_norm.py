@@ -11,10 +11,10 @@ A channel c is the N strided blocks x[:, c, :] of L contiguous values, m = N·L 
 with k = 1 when the statistics came from the batch (training) and k = 0 when they are
 constants (eval). NumPy's version makes a full temporary for x − mean and one pass over memory
 per ufunc; the Numba twin runs each channel on one worker (each worker a block of channels,
-kernels/threads.py), streaming its N blocks twice. Its sums go through an accumulator per position l (acc[l] += ..., vectorizable
-and each summing only N values), reduced at the end, so float32 sums keep their accuracy
-without reassociating (no fastmath). On CuPy arrays the reference runs (CuPy's reductions and
-elementwise ops are already one kernel each).
+kernels/threads.py), streaming its N blocks twice. Its sums go through an accumulator per
+position l (acc[l] += ..., vectorizable and each summing only N values), reduced at the end,
+so float32 sums keep their accuracy without reassociating (no fastmath). On CuPy arrays the
+reference runs (CuPy's reductions and elementwise ops are already one kernel each).
 """
 import numba
 import numpy as np

@@ -63,12 +63,11 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
     if out is None:
         out = (cupy_module() if is_cupy(x) else np).empty(shape, x.dtype)
     if is_cupy(x):
-        _im2col_cupy(x, out, first_row, stride, padding, dilation)
-    else:
-        x, col = threads.planes(np.ascontiguousarray(x)), threads.planes(out)
-        threads.parallel_range(N * C, lambda start, stop: _im2col_numba(
-            x[start:stop], col[start:stop], first_row, *stride, *padding, *dilation,
-            SHIFTED_TAP_MIN), out.size)
+        return _im2col_cupy(x, out, first_row, stride, padding, dilation)
+    x, col = threads.planes(np.ascontiguousarray(x)), threads.planes(out)
+    threads.parallel_range(N * C, lambda start, stop: _im2col_numba(
+        x[start:stop], col[start:stop], first_row, *stride, *padding, *dilation,
+        SHIFTED_TAP_MIN), out.size)
     return out
 
 
@@ -81,14 +80,11 @@ def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=Non
     if out is None:
         out = (cupy_module() if is_cupy(col) else np).empty(x_shape, col.dtype)
     if is_cupy(col):
-        if not accumulate:
-            out.fill(0)
-        _col2im_cupy(col, out, first_row, stride, padding, dilation)
-    else:
-        col, img = threads.planes(np.ascontiguousarray(col)), threads.planes(out)
-        threads.parallel_range(len(img), lambda start, stop: _col2im_numba(
-            col[start:stop], img[start:stop], first_row, accumulate, *stride, *padding,
-            *dilation), col.size)
+        return _col2im_cupy(col, out, first_row, accumulate, stride, padding, dilation)
+    col, img = threads.planes(np.ascontiguousarray(col)), threads.planes(out)
+    threads.parallel_range(len(img), lambda start, stop: _col2im_numba(
+        col[start:stop], img[start:stop], first_row, accumulate, *stride, *padding, *dilation),
+        col.size)
     return out
 
 
@@ -257,11 +253,15 @@ def _im2col_cupy(x, col, first_row, stride, padding, dilation):
     kernel = elementwise(f"raw T img, {_PARAMS}", "T col", _IM2COL_SRC, "scratchnet_im2col")
     kernel(cupy_module().ascontiguousarray(x), H, W, KH, KW, R, OW, first_row, *stride,
            *padding, *dilation, col)
+    return col
 
 
-def _col2im_cupy(col, img, first_row, stride, padding, dilation):
+def _col2im_cupy(col, img, first_row, accumulate, stride, padding, dilation):
+    if not accumulate:
+        img.fill(0)
     H, W = img.shape[2:]
     KH, KW, R, OW = col.shape[2:]
     kernel = elementwise(f"raw T col, {_PARAMS}", "T img", _COL2IM_SRC, "scratchnet_col2im")
     kernel(cupy_module().ascontiguousarray(col), H, W, KH, KW, R, OW, first_row, *stride,
            *padding, *dilation, img)
+    return img

@@ -34,12 +34,7 @@ def lrn_forward(x, size, alpha, beta, k):
     """(y, scale) for a C-contiguous (N, C, L) float array x."""
     alpha_t, beta_t, k_t = _scalars(x, alpha, beta, k)
     if is_cupy(x):
-        cupy = get_array_module(x)
-        y, scale = cupy.empty_like(x), cupy.empty_like(x)
-        kernel = elementwise("raw T x, int32 C, int32 L, int32 n, T alpha, T beta, T k",
-                             "T y, T scale", _FORWARD_SRC, "scratchnet_lrn_forward")
-        kernel(x, x.shape[1], x.shape[2], size, alpha_t, beta_t, k_t, y, scale)
-        return y, scale
+        return _forward_cupy(x, size, alpha_t, beta_t, k_t)
     y, scale = np.empty_like(x), np.empty_like(x)
     threads.parallel_range(len(x), lambda start, stop: _forward_numba(
         x[start:stop], size, x.dtype.type(size), alpha_t, beta_t, k_t, y[start:stop],
@@ -52,16 +47,7 @@ def lrn_backward(x, scale, gy, size, alpha, beta, k):
     alpha_t, _, k_t = _scalars(x, alpha, beta, k)
     coef = x.dtype.type(2 * alpha * beta / size)
     if is_cupy(x):
-        cupy = get_array_module(x)
-        _, C, L = x.shape
-        t, gx = cupy.empty_like(x), cupy.empty_like(x)
-        t_kernel = elementwise("raw T x, T gy, T scale, int32 C, int32 L, int32 n, T alpha, T k",
-                               "T t", _T_SRC, "scratchnet_lrn_backward_t")
-        gx_kernel = elementwise("raw T t, T gy, T x, T scale, int32 C, int32 L, int32 n, T coef",
-                                "T gx", _GX_SRC, "scratchnet_lrn_backward_gx")
-        t_kernel(x, gy, scale, C, L, size, alpha_t, k_t, t)
-        gx_kernel(t, gy, x, scale, C, L, size, coef, gx)
-        return gx
+        return _backward_cupy(x, scale, gy, size, alpha_t, k_t, coef)
     gx = np.empty_like(x)
     threads.parallel_range(len(x), lambda start, stop: _backward_numba(
         x[start:stop], scale[start:stop], gy[start:stop], size, x.dtype.type(size), alpha_t,
@@ -181,3 +167,25 @@ _GX_SRC = _INDEX + """
     for (int j = lo; j <= hi; ++j) acc += t[plane0 + (ptrdiff_t)j * L];
     gx = gy * scale - coef * x * acc;
 """
+
+
+def _forward_cupy(x, size, alpha, beta, k):
+    cupy = get_array_module(x)
+    y, scale = cupy.empty_like(x), cupy.empty_like(x)
+    kernel = elementwise("raw T x, int32 C, int32 L, int32 n, T alpha, T beta, T k",
+                         "T y, T scale", _FORWARD_SRC, "scratchnet_lrn_forward")
+    kernel(x, x.shape[1], x.shape[2], size, alpha, beta, k, y, scale)
+    return y, scale
+
+
+def _backward_cupy(x, scale, gy, size, alpha, k, coef):
+    cupy = get_array_module(x)
+    _, C, L = x.shape
+    t, gx = cupy.empty_like(x), cupy.empty_like(x)
+    t_kernel = elementwise("raw T x, T gy, T scale, int32 C, int32 L, int32 n, T alpha, T k",
+                           "T t", _T_SRC, "scratchnet_lrn_backward_t")
+    gx_kernel = elementwise("raw T t, T gy, T x, T scale, int32 C, int32 L, int32 n, T coef",
+                            "T gx", _GX_SRC, "scratchnet_lrn_backward_gx")
+    t_kernel(x, gy, scale, C, L, size, alpha, k, t)
+    gx_kernel(t, gy, x, scale, C, L, size, coef, gx)
+    return gx

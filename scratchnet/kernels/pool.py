@@ -27,33 +27,22 @@ from ._cupy import elementwise
 
 def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
     """x (N, C, H, W) -> y (N, C, OH, OW) and idx (N, C, OH, OW) int64 flat indices."""
-    N, C = x.shape[:2]
-    xp = cupy_module() if is_cupy(x) else np
-    y = xp.empty((N, C) + tuple(out_size), x.dtype)
-    idx = xp.empty((N, C) + tuple(out_size), np.int64)
     if is_cupy(x):
-        kernel = elementwise(f"raw T x, {_PARAMS}", "T y, int64 idx", _FORWARD_SRC,
-                             "scratchnet_max_pool_forward")
-        kernel(xp.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride, *padding,
-               *dilation, *out_size, y, idx)
-    else:
-        x, y_p, idx_p = (threads.planes(a) for a in (np.ascontiguousarray(x), y, idx))
-        threads.parallel_range(N * C, lambda start, stop: _max_pool_numba(
-            x[start:stop], y_p[start:stop], idx_p[start:stop], *kernel_size, *stride, *padding,
-            *dilation), x.size)
+        return _max_pool_cupy(x, kernel_size, stride, padding, dilation, out_size)
+    N, C = x.shape[:2]
+    y = np.empty((N, C) + tuple(out_size), x.dtype)
+    idx = np.empty((N, C) + tuple(out_size), np.int64)
+    x, y_p, idx_p = (threads.planes(a) for a in (np.ascontiguousarray(x), y, idx))
+    threads.parallel_range(N * C, lambda start, stop: _max_pool_numba(
+        x[start:stop], y_p[start:stop], idx_p[start:stop], *kernel_size, *stride, *padding,
+        *dilation), x.size)
     return y, idx
 
 
 def max_pool_backward(gy, idx, x_shape, kernel_size, stride, padding, dilation):
     """gy (N, C, OH, OW), idx from the forward -> gx (N, C, H, W)."""
     if is_cupy(gy):
-        cupy = cupy_module()
-        gx = cupy.empty(x_shape, gy.dtype)
-        kernel = elementwise(f"raw T gy, raw int64 idx, {_PARAMS}", "T gx", _BACKWARD_SRC,
-                             "scratchnet_max_pool_backward")
-        kernel(cupy.ascontiguousarray(gy), idx, *x_shape[2:], *kernel_size, *stride, *padding,
-               *dilation, *gy.shape[2:], gx)
-        return gx
+        return _max_pool_backward_cupy(gy, idx, x_shape, kernel_size, stride, padding, dilation)
     gx = np.empty(x_shape, gy.dtype)
     gy_p, idx_p, gx_p = (threads.planes(a) for a in (np.ascontiguousarray(gy), idx, gx))
     threads.parallel_range(len(gx_p), lambda start, stop: _max_pool_backward_numba(
@@ -180,3 +169,24 @@ _BACKWARD_SRC = r"""
     }
     gx = sum;
 """
+
+
+def _max_pool_cupy(x, kernel_size, stride, padding, dilation, out_size):
+    cupy = cupy_module()
+    y = cupy.empty(x.shape[:2] + tuple(out_size), x.dtype)
+    idx = cupy.empty(x.shape[:2] + tuple(out_size), np.int64)
+    kernel = elementwise(f"raw T x, {_PARAMS}", "T y, int64 idx", _FORWARD_SRC,
+                         "scratchnet_max_pool_forward")
+    kernel(cupy.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride, *padding, *dilation,
+           *out_size, y, idx)
+    return y, idx
+
+
+def _max_pool_backward_cupy(gy, idx, x_shape, kernel_size, stride, padding, dilation):
+    cupy = cupy_module()
+    gx = cupy.empty(x_shape, gy.dtype)
+    kernel = elementwise(f"raw T gy, raw int64 idx, {_PARAMS}", "T gx", _BACKWARD_SRC,
+                         "scratchnet_max_pool_backward")
+    kernel(cupy.ascontiguousarray(gy), idx, *x_shape[2:], *kernel_size, *stride, *padding,
+           *dilation, *gy.shape[2:], gx)
+    return gx

@@ -200,7 +200,7 @@ def _pool():
     return _the_pool
 
 
-def _forget_pool():
+def _forget_pool():  # pragma: no cover (runs in forked children, which coverage does not see)
     """After fork() the child has none of the parent's helper threads: start afresh."""
     global _the_pool
     _the_pool = None

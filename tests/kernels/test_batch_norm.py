@@ -51,6 +51,19 @@ def test_parallel_launch_matches_reference():
     _check(bn.batch_stats, bn.affine, bn.backward, (4, 6, GRAIN_SIZE // 8), np.float32)
 
 
+def test_empty_batches_take_the_reference():
+    x = np.zeros((0, 3, 4))
+    a, shift = np.ones(3), np.zeros(3)
+    with np.errstate(invalid="ignore"):
+        mean, var = bn.batch_stats(x)                        # 0/0: NaN, as NumPy gives
+    assert mean.shape == var.shape == (3,)
+    assert bn.affine(x, a, shift).shape == (0, 3, 4)
+    gx, gw, gb = bn.backward(x, x, np.zeros(3), a, a, True, need_gx=False)
+    assert gx is None
+    np.testing.assert_array_equal(gw, 0)
+    np.testing.assert_array_equal(gb, 0)
+
+
 def test_input_gradient_can_be_skipped():
     x, gy, a, _ = _case((3, 2, 4), np.float64)
     mean, var = bn.batch_stats(x)

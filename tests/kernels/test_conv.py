@@ -45,7 +45,8 @@ def conv_geometries(draw):
         out = tuple(sides)                                  # the extra row/column after
     elif mode == "any":
         out = tuple(n + draw(st.integers(0, 1)) for n in out)
-    return x_shape, (o, c // groups) + kernel, stride, padding, dilation, groups, out
+    bias = draw(st.booleans())
+    return x_shape, (o, c // groups) + kernel, stride, padding, dilation, groups, out, bias
 
 
 def _integers(rng, shape):
@@ -53,11 +54,15 @@ def _integers(rng, shape):
 
 
 def _check(case, rng, device="cpu"):
-    x_shape, w_shape, stride, padding, dilation, groups, out = case
-    x, w, b = _integers(rng, x_shape), _integers(rng, w_shape), _integers(rng, w_shape[:1])
+    x_shape, w_shape, stride, padding, dilation, groups, out, bias = case
+    x, w = _integers(rng, x_shape), _integers(rng, w_shape)
+    b = _integers(rng, w_shape[:1]) if bias else None
     gy = _integers(rng, (x_shape[0], w_shape[0]) + out)
     geometry = (stride, padding, dilation, groups)
-    y = conv2d_forward(*(to_device(a, device) for a in (x, w, b)), *geometry, out)
+    symmetric = out == _shapes.conv_output_hw(x_shape, w_shape[2:], stride, padding, dilation)
+    y = conv2d_forward(to_device(x, device), to_device(w, device),
+                       None if b is None else to_device(b, device), *geometry,
+                       None if symmetric else out)          # None: the default out_size
     gx = conv2d_input_grad(to_device(gy, device), to_device(w, device), x_shape, *geometry)
     gw = conv2d_weight_grad(to_device(x, device), to_device(gy, device), w_shape, *geometry)
     np.testing.assert_array_equal(to_numpy(y),
@@ -108,7 +113,8 @@ def test_references_match_a_direct_sum():
     (3, 2, (1, 1), (0, 0)),      # ResNet's smallest maps, pointwise
 ])
 def test_small_maps_merge_samples_at_their_natural_size(batch, side, kernel, padding):
-    case = ((batch, 4, side, side), (6, 4) + kernel, (1, 1), padding, (1, 1), 1, (side, side))
+    case = ((batch, 4, side, side), (6, 4) + kernel, (1, 1), padding, (1, 1), 1, (side, side),
+            True)
     _check(case, np.random.default_rng(1))
 
 
@@ -117,5 +123,5 @@ def test_large_maps_work_in_row_bands_at_their_natural_size():
     """One sample's columns (32·9·64 float64 = 147 KB a row, 9.4 MB for 64 rows) exceed the
     8 MB tile: the rows come in bands, each band's columns start at a row > 0."""
     assert len(workspace.tiles(1, 64, 32 * 9 * 64 * 8, np)[1]) > 1
-    case = ((2, 32, 64, 64), (4, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1, (64, 64))
+    case = ((2, 32, 64, 64), (4, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1, (64, 64), False)
     _check(case, np.random.default_rng(2))

@@ -96,12 +96,13 @@ def test_a_second_caller_runs_its_work_itself_while_the_pool_is_busy(two_threads
     assert {r[2] for r in results} == {threading.get_ident()}  # on the calling thread
 
 
-def test_an_error_in_a_helper_reaches_the_caller_and_the_pool_recovers(two_threads):
-    def fail_in_second_chunk(start, stop):
-        if start > 0:
+@pytest.mark.parametrize("failing", [0, 1])                  # the caller's chunk, a helper's
+def test_an_error_in_any_chunk_reaches_the_caller_and_the_pool_recovers(two_threads, failing):
+    def fail(start, stop):
+        if start == failing:
             raise RuntimeError("chunk failed")
     with pytest.raises(RuntimeError, match="chunk failed"):
-        threads.parallel_range(2, fail_in_second_chunk, 10**9)
+        threads.parallel_range(2, fail, 10**9)
     seen = []
     threads.parallel_range(2, lambda start, stop: seen.append(start), 10**9)
     assert sorted(seen) == [0, 1]
@@ -117,6 +118,13 @@ def test_a_forked_child_starts_its_own_helpers(two_threads):
         os._exit(0 if sorted(seen) == [0, 1] else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_planes_are_views_and_refuse_non_contiguous_arrays():
+    a = np.zeros((2, 3, 4, 5))
+    assert np.shares_memory(threads.planes(a), a) and threads.planes(a).shape == (6, 4, 5)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        threads.planes(a[:, :, :, ::2])
 
 
 @pytest.mark.parametrize("path", ["default", "threads"])
