@@ -41,8 +41,16 @@ import threadpoolctl
 GRAIN_SIZE = 32768       # elements per worker, at least (torch's at::internal::GRAIN_SIZE)
 GEMM_GRAIN = 1 << 21     # multiply-adds per worker, at least: about 15 µs of one core's SGEMM
 
-_num_threads = numba.config.NUMBA_NUM_THREADS   # the CPUs Numba sees (NUMBA_NUM_THREADS)
 _local = threading.local()                      # .busy: this thread is running pool work
+
+
+def _default_threads():
+    """The CPUs this process may run on (taskset, cgroups), at most Numba's thread count."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, numba.config.NUMBA_NUM_THREADS))
+
+
+_num_threads = _default_threads()
 
 
 def set_num_threads(n):
@@ -137,7 +145,7 @@ def matmul(a, b):
 
 def _run(jobs):
     """Run jobs[0] on this thread and the others on helpers; re-raise the first error."""
-    pool = _pool()
+    pool = _pool
     if not pool.lock.acquire(blocking=False):  # another thread's work holds the pool
         for job in jobs:
             job()
@@ -190,20 +198,13 @@ class _Helper(threading.Thread):
                 self.done.put(err)
 
 
-_the_pool = None
-
-
-def _pool():
-    global _the_pool
-    if _the_pool is None:
-        _the_pool = _Pool()
-    return _the_pool
+_pool = _Pool()                               # its helpers start at the first parallel call
 
 
 def _forget_pool():  # pragma: no cover (runs in forked children, which coverage does not see)
     """After fork() the child has none of the parent's helper threads: start afresh."""
-    global _the_pool
-    _the_pool = None
+    global _pool
+    _pool = _Pool()
 
 
 os.register_at_fork(after_in_child=_forget_pool)
