@@ -19,9 +19,11 @@ with its own buffers: two workers that each own a core and run single-threaded G
 BLAS call split in two.
 
 Buffers are reused between calls (``buffer(...)``): allocating and first touching hundreds of
-MB costs page faults on every layer of every step. At most one buffer per name is kept.
+MB costs page faults on every layer of every step. At most one buffer per name is kept, per
+thread: two threads running convolutions at once never share one.
 """
 import os
+import threading
 
 import numpy as np
 
@@ -29,17 +31,18 @@ DEFAULT_LIMIT = 16 * 2**20      # bytes
 TILE_BYTES = 8 * 2**20          # bytes: a CPU tile's columns (see the module docstring)
 GROUP_BYTES = 2**20             # bytes: samples grouped only to share per-call costs (L2)
 _limit = None
-_buffers = {}
+_held = threading.local()       # .buffers: {(name, module): bytes}, .limit_set: when made
+_limit_set = 0                  # how many times set_workspace_limit ran: older buffers go
 
 
 def set_workspace_limit(nbytes):
     """Bound the bytes of each im2col scratch buffer; ``None`` restores the default."""
-    global _limit
+    global _limit, _limit_set
     if nbytes is not None and (not isinstance(nbytes, int) or nbytes <= 0):
         raise ValueError(f"set_workspace_limit: expected a positive number of bytes or None, "
                          f"got {nbytes!r}")
     _limit = nbytes
-    _buffers.clear()
+    _limit_set += 1
 
 
 def get_workspace_limit():
@@ -67,12 +70,14 @@ def buffer(name, shape, dtype, xp):
     for s in shape:
         size *= s
     nbytes = size * np.dtype(dtype).itemsize
+    if getattr(_held, "limit_set", None) != _limit_set:
+        _held.buffers, _held.limit_set = {}, _limit_set
     key = (name, xp.__name__)
-    held = _buffers.get(key)
+    held = _held.buffers.get(key)
     if held is None or held.nbytes < nbytes:
         held = xp.empty(nbytes, xp.uint8)
         if nbytes <= get_workspace_limit():
-            _buffers[key] = held
+            _held.buffers[key] = held
     return held[:nbytes].view(dtype).reshape(shape)
 
 

@@ -1,4 +1,6 @@
 """The im2col workspace: its limit (argument, environment variable, default) and the tiles."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -69,6 +71,17 @@ def test_buffers_larger_than_the_limit_are_not_kept():
     a = workspace.buffer("big", (100, 100), np.float64, np)
     b = workspace.buffer("big", (100, 100), np.float64, np)
     assert not np.shares_memory(a, b)
+
+
+def test_each_thread_has_its_own_buffers():
+    here = workspace.buffer("test", (3, 4), np.float32, np)
+    there = []
+    worker = threading.Thread(target=lambda: there.append(
+        workspace.buffer("test", (3, 4), np.float32, np)))
+    worker.start()
+    worker.join()
+    assert not np.shares_memory(here, there[0])
+    assert np.shares_memory(here, workspace.buffer("test", (3, 4), np.float32, np))
 
 
 def test_buffer_is_reused_and_has_the_asked_shape():
