@@ -15,8 +15,9 @@ What ``main`` does, and why:
   imported, also reported above the RSS right after the imports.
 - ``--clock cpu --threads 1`` times process CPU time: on a machine shared with other jobs
   that is far steadier than wall time (which counts the time others hold the cores).
-- Pins the thread count of BLAS (threadpoolctl), Numba and torch to ``--threads``, and prints
-  the BLAS kernel threadpoolctl reports.
+- Pins the thread count of scratchnet (``sn.set_num_threads``: its workers, with BLAS on one
+  thread inside each) and torch to ``--threads``, and prints the BLAS kernel threadpoolctl
+  reports.
 
 Run ``python benchmarks/ops.py --help`` for the options.
 """
@@ -51,14 +52,18 @@ class Case:
 
 
 def set_threads(n):
-    """Pin BLAS, Numba and (if imported) torch to n threads."""
-    import threadpoolctl
-    threadpoolctl.threadpool_limits(n)
-    try:
-        import numba
-        numba.set_num_threads(n)
-    except ImportError:
-        pass
+    """Pin scratchnet (its workers, BLAS, Numba: sn.set_num_threads) and, if imported, torch
+    to n threads; without scratchnet, BLAS and Numba directly."""
+    if "scratchnet" in sys.modules:
+        sys.modules["scratchnet"].set_num_threads(n)
+    else:
+        import threadpoolctl
+        threadpoolctl.threadpool_limits(n)
+        try:
+            import numba
+            numba.set_num_threads(n)
+        except ImportError:
+            pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
 
@@ -91,17 +96,17 @@ def rss_mb():
     return float("nan")
 
 
-def _time_case(case, repeat, warmup, clock=time.perf_counter):
+def time_case(case, repeat, warmup, clock=time.perf_counter, frameworks=FRAMEWORKS):
     """Median seconds per (framework, phase), frameworks alternating within every round."""
-    phases = {fw: case.make(fw) for fw in FRAMEWORKS}
-    times = {(fw, p): [] for fw in FRAMEWORKS for p in phases[fw]}
-    for fw in FRAMEWORKS:
+    phases = {fw: case.make(fw) for fw in frameworks}
+    times = {(fw, p): [] for fw in frameworks for p in phases[fw]}
+    for fw in frameworks:
         for fn in phases[fw].values():
             for _ in range(warmup):
                 fn()
     for r in range(repeat):
-        order = FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]
-        for phase in phases[FRAMEWORKS[0]]:
+        order = frameworks if r % 2 == 0 else frameworks[::-1]
+        for phase in phases[frameworks[0]]:
             for fw in order:
                 start = clock()
                 phases[fw][phase]()
@@ -130,7 +135,7 @@ def _worker(cases, args):
         import torch  # noqa: F401
     set_threads(args.threads)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    result = (_time_case(case, args.repeat, args.warmup, clock) if args.mode == "time"
+    result = (time_case(case, args.repeat, args.warmup, clock) if args.mode == "time"
               else _memory_case(case, args.mode))
     print("RESULT " + json.dumps(result))
 
@@ -146,7 +151,7 @@ def _spawn(args, case, mode):
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def _row(cells, widths):
+def row(cells, widths):
     return "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
                      for i, (c, w) in enumerate(zip(cells, widths)))
 
@@ -158,7 +163,7 @@ def report(cases, args, preamble=()):
     widths = [44, 8, 13, 9, 6, 10, 13, 15, 17]
     for line in preamble:
         print(line)
-    print(_row(header, widths))
+    print(row(header, widths))
     for case in cases:
         if args.only and not any(s in case.name for s in args.only):
             continue
@@ -170,11 +175,12 @@ def report(cases, args, preamble=()):
             ours, theirs = times[f"scratchnet|{phase}"], times[f"torch|{phase}"]
             flops = case.flops.get(phase)
             rates = [f"{flops / t / 1e9:.0f}" if flops else "-" for t in (ours, theirs)]
-            print(_row([case.name, phase, f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}",
+            print(row([case.name, phase, f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}",
                         f"{ours / theirs:.2f}", *rates, *mem], widths), flush=True)
 
 
-def parse_args(description):
+def argument_parser(description):
+    """The options every benchmark script takes (its worker options hidden)."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--threads", type=int, default=os.cpu_count(),
                    help="threads for BLAS, Numba and torch (default: all cores)")
@@ -186,13 +192,13 @@ def parse_args(description):
     p.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--mode", choices=("time",) + FRAMEWORKS, help=argparse.SUPPRESS)
-    return p.parse_args()
+    return p
 
 
 def main(cases, description, preamble=lambda args: ()):
     """Entry point of a benchmark script: worker mode in a child, table in the parent."""
     reexec_clean()
-    args = parse_args(description)
+    args = argument_parser(description).parse_args()
     if args.case:
         _worker(cases, args)
     else:

@@ -3,7 +3,8 @@
 A step is forward, cross-entropy, backward and SGD with momentum 0.9 (zero_grad first), in
 training mode (batch norm on batch statistics, dropout active), float32:
 
-    LeNet-5      batch 256, 1x32x32        ResNet-18   batch 128, 3x32x32 (10 classes)
+    MLP 784-512-512-10 batch 128           LeNet-5     batch 256, 1x32x32
+    ResNet-18    batch 128, 3x32x32 (10 classes)
     ResNet-18    batch 16,  3x224x224      AlexNet     batch 16,  3x224x224
     VGG-11       batch 4,   3x224x224      ResNet-50   batch 8,   3x224x224
 
@@ -79,12 +80,19 @@ def _torch_nets():
 
     ref = torch_reference
     return {
+        "mlp": lambda num_classes: _mlp(nn, num_classes),
         "lenet5": lambda num_classes: ref.lenet5(),      # 10 classes, as benchmarked
         "resnet18": lambda num_classes: ref.ResNet(ref.BasicBlock, [2, 2, 2, 2], num_classes),
         "resnet50": lambda num_classes: ref.ResNet(ref.Bottleneck, [3, 4, 6, 3], num_classes),
         "alexnet": AlexNet,
         "vgg11": VGG11,
     }
+
+
+def _mlp(nn, num_classes):
+    """The MLP 784-512-512-10 (ReLU), the same in both frameworks (their nn names agree)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512),
+                         nn.ReLU(), nn.Linear(512, num_classes))
 
 
 def _case(model, batch, size, num_classes, macs_per_image):
@@ -99,7 +107,8 @@ def _case(model, batch, size, num_classes, macs_per_image):
         if framework == "scratchnet":
             import scratchnet as sn
             sn.manual_seed(0)
-            net = sn.models.get_model(model, num_classes=num_classes).train()
+            net = (_mlp(sn.nn, num_classes) if model == "mlp" else
+                   sn.models.get_model(model, num_classes=num_classes)).train()
             _built[name] = net
             opt = sn.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
             loss_fn, xt, yt = sn.nn.CrossEntropyLoss(), sn.tensor(x), sn.tensor(y)
@@ -119,6 +128,7 @@ def _case(model, batch, size, num_classes, macs_per_image):
 
 # MACs per image from `scratchnet summary MODEL [--input-size C H W]`
 CASES = [
+    _case("mlp", 128, (1, 28, 28), 10, 784 * 512 + 512 * 512 + 512 * 10),
     _case("lenet5", 256, (1, 32, 32), 10, 416_520),
     _case("resnet18", 128, (3, 32, 32), 10, 37_523_456),
     _case("resnet18", 16, (3, 224, 224), 1000, 1_814_073_344),

@@ -7,7 +7,8 @@ Prints forward and forward+backward times of both frameworks, their ratio (scrat
 torch, lower is better), GFLOP/s for convs (2·MACs per forward, 3× that for forward+backward:
 the input- and weight-gradient GEMMs are each as large as the forward's), and peak RSS per
 framework (each in its own process; in parentheses the part above the RSS after the
-imports). The first row is plain SGEMM, the ceiling of an im2col convolution.
+imports). The first row is plain SGEMM, the ceiling of an im2col convolution (sn.matmul:
+NumPy's BLAS on scratchnet's workers).
 """
 import _harness
 
@@ -100,14 +101,22 @@ def pool_case(x_shape, k, stride):
 
 
 def gemm_case(n):
+    """Plain float32 GEMM: sn.matmul (NumPy's BLAS, one single-threaded call per worker,
+    kernels/threads.py) vs torch.mm."""
     def make(framework):
         a, b = _arrays((n, n), (n, n))
         if framework == "torch":
             import torch
             a, b = torch.tensor(a), torch.tensor(b)
             return {"fwd": lambda: torch.mm(a, b)}
-        return {"fwd": lambda: a @ b}
-    return Case(f"sgemm {n}^3 (numpy @ vs torch.mm)", make, {"fwd": 2 * n ** 3})
+        import scratchnet as sn
+        a, b = sn.tensor(a), sn.tensor(b)
+
+        def fwd():
+            with sn.no_grad():
+                sn.matmul(a, b)
+        return {"fwd": fwd}
+    return Case(f"sgemm {n}^3 (sn.matmul vs torch.mm)", make, {"fwd": 2 * n ** 3})
 
 
 CASES = ([gemm_case(GEMM)] + [conv_case(*c) for c in CONVS] + [pool_case(*p) for p in POOLS])

@@ -24,7 +24,7 @@ from .functional import (abs, add, all, amax, amin, any, argmax, argmin, argsort
                          split, sqrt, squeeze, stack, std, sub, sum, tanh, topk, transpose,
                          unsqueeze, var, where)
 from .gradcheck import GradcheckError, gradcheck
-from .kernels import set_workspace_limit
+from .kernels import get_num_threads, set_num_threads, set_workspace_limit
 from .random import Generator, initial_seed, manual_seed, seed
 from .tensor import Tensor
 from . import autograd  # noqa: E402

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import backend
 from ..function import Function
+from ..kernels import threads
 from ..tensor import Tensor
 from ._operands import as_float, as_operands, check_same_float_dtype, unbroadcast
 from .selection import clamp_tensor
@@ -209,7 +210,7 @@ def clamp(input, min=None, max=None):
 class MatMulFunction(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return a @ b
+        return threads.matmul(a, b)             # large products on every worker
 
     def backward(self, gy):
         a, b = self.saved_tensors
@@ -223,9 +224,9 @@ class MatMulFunction(Function):
                         + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = unbroadcast(gy @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+            ga = unbroadcast(threads.matmul(gy, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
-            gb = unbroadcast(a2.swapaxes(-1, -2) @ gy, b2.shape).reshape(b.shape)
+            gb = unbroadcast(threads.matmul(a2.swapaxes(-1, -2), gy), b2.shape).reshape(b.shape)
         return ga, gb
 
 

@@ -1,12 +1,13 @@
 """The fully connected layer."""
 from ..function import Function
+from ..kernels.threads import matmul
 from ._operands import check_same_float_dtype
 
 
 class LinearFunction(Function):
     def forward(self, x, weight, bias):
         self.save_for_backward(x, weight)
-        y = x @ weight.T                                      # (*, in) @ (in, out) -> (*, out)
+        y = matmul(x, weight.T)                               # (*, in) @ (in, out) -> (*, out)
         if bias is not None:
             y += bias
         return y
@@ -15,11 +16,11 @@ class LinearFunction(Function):
         x, weight = self.saved_tensors
         gx = gW = gb = None
         if self.needs_input_grad[0]:
-            gx = gy @ weight                                  # (*, out) @ (out, in) -> (*, in)
+            gx = matmul(gy, weight)                           # (*, out) @ (out, in) -> (*, in)
         if self.needs_input_grad[1]:
             x2 = x.reshape(-1, x.shape[-1])                   # (*, in) -> (M, in)
             gy2 = gy.reshape(-1, gy.shape[-1])                # (*, out) -> (M, out)
-            gW = gy2.T @ x2                                   # (out, M) @ (M, in) -> (out, in)
+            gW = matmul(gy2.T, x2)                            # (out, M) @ (M, in) -> (out, in)
         if self.needs_input_grad[2]:
             gb = gy.reshape(-1, gy.shape[-1]).sum(axis=0)     # (out,)
         return gx, gW, gb

@@ -10,6 +10,7 @@ from ..function import Function
 from ..kernels import _shapes
 from ..kernels.im2col import col2im, im2col
 from ..kernels.pool import max_pool_backward, max_pool_forward
+from . import _arguments
 from ._operands import check_float
 
 
@@ -231,20 +232,20 @@ def _check_input(op, x):
 def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Check and normalise pooling arguments; returns pairs and (OH, OW)."""
     _check_input(op, x)
-    kernel = _shapes.pair(kernel_size, op, "kernel_size")
+    kernel = _arguments.pair(kernel_size, op, "kernel_size")
     stride = kernel if stride is None or stride == () or stride == [] else \
-        _shapes.pair(stride, op, "stride")
-    padding = _shapes.pair(padding, op, "padding")
-    dilation = _shapes.pair(dilation, op, "dilation")
+        _arguments.pair(stride, op, "stride")
+    padding = _arguments.pair(padding, op, "padding")
+    dilation = _arguments.pair(dilation, op, "dilation")
     for name, value in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
-        _shapes.check_positive(op, name, value)
-    _shapes.check_nonnegative(op, "padding", padding)
+        _arguments.check_positive(op, name, value)
+    _arguments.check_nonnegative(op, "padding", padding)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{op}: padding={padding} must be at most half of "
                          f"kernel_size={kernel} (input {x.shape})")
     out_size = tuple(_shapes.pool_output_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
                      zip(x.shape[-2:], kernel, stride, padding, dilation))
-    _shapes.check_output_size(op, x.shape, out_size, kernel, stride, padding, dilation)
+    _arguments.check_output_size(op, x.shape, out_size, kernel, stride, padding, dilation)
     return kernel, stride, padding, dilation, out_size
 
 
@@ -258,4 +259,9 @@ def _adaptive_bins(op, x, output_size):
     if not all(isinstance(o, int) and o > 0 for o in sides):
         raise ValueError(f"{op}: output_size must be positive ints, got {output_size!r} "
                          f"(input {x.shape})")
-    return tuple(_shapes.adaptive_bins(n, o) for n, o in zip(x.shape[-2:], sides))
+    return tuple(_bins(n, o) for n, o in zip(x.shape[-2:], sides))
+
+
+def _bins(size, out):
+    """torch's adaptive-pooling bins on one side: bin i covers [⌊i·In/Out⌋, ⌈(i+1)·In/Out⌉)."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]

@@ -10,17 +10,17 @@ A channel c is the N strided blocks x[:, c, :] of L contiguous values, m = N·L 
 
 with k = 1 when the statistics came from the batch (training) and k = 0 when they are
 constants (eval). NumPy's version makes a full temporary for x − mean and one pass over memory
-per ufunc; the Numba twin runs each channel in one thread (prange over C), streaming its N
-blocks twice. Its sums go through an accumulator per position l (acc[l] += ..., vectorizable
-and each summing only N values), reduced at the end, so float32 sums keep their accuracy
-without reassociating (no fastmath). On CuPy arrays the reference runs (CuPy's reductions and
-elementwise ops are already one kernel each).
+per ufunc; the Numba twin runs each channel on one worker (each worker a block of channels,
+kernels/threads.py), streaming its N blocks twice. Its sums go through an accumulator per
+position l (acc[l] += ..., vectorizable and each summing only N values), reduced at the end,
+so float32 sums keep their accuracy without reassociating (no fastmath). On CuPy arrays the
+reference runs (CuPy's reductions and elementwise ops are already one kernel each).
 """
 import numba
 import numpy as np
 
 from ..backend import get_array_module, is_cupy
-from ._threads import threads_for
+from . import threads
 
 
 def batch_stats(x):
@@ -28,8 +28,8 @@ def batch_stats(x):
         return batch_stats_reference(x)
     C = x.shape[1]
     mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    with threads_for(x.size):
-        _stats_numba(x, _count(x), mean, var)
+    threads.parallel_range(C, lambda start, stop: _stats_numba(
+        x, _count(x), mean, var, start, stop), x.size)
     return mean, var
 
 
@@ -37,8 +37,8 @@ def affine(x, a, shift):
     if is_cupy(x) or x.size == 0:
         return affine_reference(x, a, shift)
     y = np.empty_like(x)
-    with threads_for(x.size):
-        _affine_numba(x, a, shift, y)
+    threads.parallel_range(x.shape[1], lambda start, stop: _affine_numba(
+        x, a, shift, y, start, stop), x.size)
     return y
 
 
@@ -49,9 +49,9 @@ def backward(x, gy, mean, invstd, a, batch_stats_used, need_gx=True):
     C = x.shape[1]
     gb, gw = np.empty(C, x.dtype), np.empty(C, x.dtype)
     gx = np.empty_like(x) if need_gx else np.empty((0, 0, 0), x.dtype)
-    with threads_for(x.size):
-        _backward_numba(x, gy, mean, invstd, a, _count(x), x.dtype.type(batch_stats_used),
-                        need_gx, gb, gw, gx)
+    threads.parallel_range(C, lambda start, stop: _backward_numba(
+        x, gy, mean, invstd, a, _count(x), x.dtype.type(batch_stats_used), need_gx, gb, gw, gx,
+        start, stop), x.size)
     return (gx if need_gx else None), gw, gb
 
 
@@ -104,27 +104,26 @@ def _channel_sum(x, c, shift, square):
     return acc.sum()
 
 
-@numba.njit(cache=True, parallel=True)
-def _stats_numba(x, m, mean, var):
-    C = x.shape[1]
-    for c in numba.prange(C):
+@numba.njit(cache=True, nogil=True)
+def _stats_numba(x, m, mean, var, start, stop):
+    for c in range(start, stop):
         mean[c] = _channel_sum(x, c, m - m, False) / m
         var[c] = _channel_sum(x, c, mean[c], True) / m
 
 
-@numba.njit(cache=True, parallel=True)
-def _affine_numba(x, a, shift, y):
-    N, C, L = x.shape
-    for c in numba.prange(C):
+@numba.njit(cache=True, nogil=True)
+def _affine_numba(x, a, shift, y, start, stop):
+    N, L = x.shape[0], x.shape[2]
+    for c in range(start, stop):
         for n in range(N):
             for l in range(L):
                 y[n, c, l] = x[n, c, l] * a[c] + shift[c]
 
 
-@numba.njit(cache=True, parallel=True)
-def _backward_numba(x, gy, mean, invstd, a, m, batch, need_gx, gb, gw, gx):
-    N, C, L = x.shape
-    for c in numba.prange(C):
+@numba.njit(cache=True, nogil=True)
+def _backward_numba(x, gy, mean, invstd, a, m, batch, need_gx, gb, gw, gx, start, stop):
+    N, L = x.shape[0], x.shape[2]
+    for c in range(start, stop):
         sum_gy = np.zeros_like(x[0, 0])
         sum_gy_centred = np.zeros_like(x[0, 0])
         for n in range(N):

@@ -28,19 +28,23 @@ Both also work on a *tile*: the columns of output rows first_row .. first_row + 
 of one image are folded one after the other.
 
 Each kernel exists three times: a NumPy reference (KH·KW strided slice copies, the oracle of
-the tests), a Numba twin for the CPU (one pass, no padded copy, one thread per (n, c) plane;
+the tests), a Numba twin for the CPU (one pass, no padded copy, each worker a block of (n, c)
+planes;
 at stride 1 with OW = W each tap is a single shifted copy of the plane) and a CuPy twin for
 the GPU (one thread per output element, gathering). The dispatchers ``im2col``/``col2im``
 pick the twin from the array's module.
 """
-import functools
-
 import numba
 import numpy as np
 
 from ..backend import cupy_module, is_cupy
-from ._shapes import conv_output_size
-from ._threads import threads_for
+from ._cupy import elementwise
+from ._shapes import conv_output_hw
+from . import threads
+
+# A stride-1 tap with OW = W and at least this many entries is copied as one shifted run of the
+# plane (_shifted_tap); smaller ones element by element, where slicing would cost more.
+SHIFTED_TAP_MIN = 256
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_size=None,
@@ -54,16 +58,16 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
     """
     N, C, H, W = x.shape
     if out_size is None:
-        out_size = tuple(conv_output_size(s, k, st, 2 * p, d) for s, k, st, p, d in
-                         zip((H, W), kernel_size, stride, padding, dilation))
+        out_size = conv_output_hw(x.shape, kernel_size, stride, padding, dilation)
     shape = (N, C) + tuple(kernel_size) + tuple(out_size)
     if out is None:
         out = (cupy_module() if is_cupy(x) else np).empty(shape, x.dtype)
     if is_cupy(x):
-        _im2col_cupy(x, out, first_row, stride, padding, dilation)
-    else:
-        with threads_for(out.size):
-            _im2col_numba(np.ascontiguousarray(x), out, first_row, *stride, *padding, *dilation)
+        return _im2col_cupy(x, out, first_row, stride, padding, dilation)
+    x, col = threads.planes(np.ascontiguousarray(x)), threads.planes(out)
+    threads.parallel_range(N * C, lambda start, stop: _im2col_numba(
+        x[start:stop], col[start:stop], first_row, *stride, *padding, *dilation,
+        SHIFTED_TAP_MIN), out.size)
     return out
 
 
@@ -76,14 +80,13 @@ def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=Non
     if out is None:
         out = (cupy_module() if is_cupy(col) else np).empty(x_shape, col.dtype)
     if is_cupy(col):
-        if not accumulate:
-            out.fill(0)
-        _col2im_cupy(col, out, first_row, stride, padding, dilation)
-    else:
-        with threads_for(col.size):
-            _col2im_numba(np.ascontiguousarray(col), out, first_row, accumulate, *stride,
-                          *padding, *dilation)
+        return _col2im_cupy(col, out, first_row, accumulate, stride, padding, dilation)
+    col, img = threads.planes(np.ascontiguousarray(col)), threads.planes(out)
+    threads.parallel_range(len(img), lambda start, stop: _col2im_numba(
+        col[start:stop], img[start:stop], first_row, accumulate, *stride, *padding, *dilation),
+        col.size)
     return out
+
 
 
 def _padded_image(x_shape, col_shape, stride, padding, dilation, dtype):
@@ -108,8 +111,7 @@ def im2col_reference(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1,
     """Pure NumPy: pad, then one strided slice copy per kernel tap (Chainer's utils/conv.py)."""
     N, C, H, W = x.shape
     if out_size is None:
-        out_size = tuple(conv_output_size(s, k, st, 2 * p, d) for s, k, st, p, d in
-                         zip((H, W), kernel_size, stride, padding, dilation))
+        out_size = conv_output_hw(x.shape, kernel_size, stride, padding, dilation)
     col = np.empty((N, C) + tuple(kernel_size) + tuple(out_size), x.dtype)
     img = _padded_image(x.shape, col.shape, stride, padding, dilation, x.dtype)
     img[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W] = x
@@ -139,20 +141,19 @@ def _inside(offset, step, size, count):
     return lo, max(lo, hi)
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW):
-    N, C, H, W = x.shape
-    KH, KW, R, OW = col.shape[2:]
-    for plane in numba.prange(N * C):        # each thread fills whole (n, c) planes
-        n, c = plane // C, plane % C
-        img = x[n, c]
+@numba.njit(cache=True, nogil=True)
+def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW, shifted_tap_min):
+    P, H, W = x.shape                        # P planes (n, c): x (P, H, W), col (P, KH, KW, R, OW)
+    KH, KW, R, OW = col.shape[1:]
+    for p in range(P):
+        img = x[p]
         for kh in range(KH):
             for kw in range(KW):
                 # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
                 # outside that range the tap sees padding (zeros)
                 lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                if SH == 1 and SW == 1 and OW == W and R * OW >= SHIFTED_TAP_MIN:
-                    _shifted_tap(img.reshape(H * W), col[n, c, kh, kw].reshape(R * OW),
+                if SH == 1 and SW == 1 and OW == W and R * OW >= shifted_tap_min:
+                    _shifted_tap(img.reshape(H * W), col[p, kh, kw].reshape(R * OW),
                                  (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
                     continue
                 # element by element, no array slices: on small maps (ResNet's 4×4 .. 1×1
@@ -162,13 +163,9 @@ def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW):
                     inside = 0 <= ih < H
                     for ow in range(OW):
                         if inside and lo <= ow < hi:
-                            col[n, c, kh, kw, r, ow] = img[ih, ow * SW + kw * DW - PW]
+                            col[p, kh, kw, r, ow] = img[ih, ow * SW + kw * DW - PW]
                         else:
-                            col[n, c, kh, kw, r, ow] = 0
-
-
-# A tap of at least this many entries is copied as one shifted run (below: element by element)
-SHIFTED_TAP_MIN = 256
+                            col[p, kh, kw, r, ow] = 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -189,13 +186,12 @@ def _shifted_tap(img, tap, shift, lo, hi, OW):
             tap[r * OW + ow] = 0
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _col2im_numba(col, img, oh0, accumulate, SH, SW, PH, PW, DH, DW):
-    N, C, H, W = img.shape
-    KH, KW, R, OW = col.shape[2:]
-    for plane in numba.prange(N * C):        # a thread owns its plane: no two write one pixel
-        n, c = plane // C, plane % C
-        out = img[n, c]
+    P, H, W = img.shape                      # a worker owns its planes: no two write one pixel
+    KH, KW, R, OW = col.shape[1:]
+    for p in range(P):
+        out = img[p]
         if not accumulate:
             out[:] = 0
         for kh in range(KH):
@@ -206,7 +202,7 @@ def _col2im_numba(col, img, oh0, accumulate, SH, SW, PH, PW, DH, DW):
                     if ih < 0 or ih >= H:
                         continue
                     for ow in range(lo, hi):    # element by element, as in _im2col_numba
-                        out[ih, ow * SW + kw * DW - PW] += col[n, c, kh, kw, r, ow]
+                        out[ih, ow * SW + kw * DW - PW] += col[p, kh, kw, r, ow]
 
 
 # R is the number of output rows the col array (or tile) holds, OH0 the first of them.
@@ -251,27 +247,21 @@ _COL2IM_SRC = r"""
 """
 
 
-@functools.cache
-def _cupy_kernel(name):
-    cupy = cupy_module()
-    if name == "im2col":
-        return cupy.ElementwiseKernel(f"raw T img, {_PARAMS}", "T col", _IM2COL_SRC,
-                                      "scratchnet_im2col")
-    return cupy.ElementwiseKernel(f"raw T col, {_PARAMS}", "T img", _COL2IM_SRC,
-                                  "scratchnet_col2im")
-
-
 def _im2col_cupy(x, col, first_row, stride, padding, dilation):
-    cupy = cupy_module()
-    N, C, H, W = x.shape
+    H, W = x.shape[2:]
     KH, KW, R, OW = col.shape[2:]
-    _cupy_kernel("im2col")(cupy.ascontiguousarray(x), H, W, KH, KW, R, OW, first_row, *stride,
-                           *padding, *dilation, col)
+    kernel = elementwise(f"raw T img, {_PARAMS}", "T col", _IM2COL_SRC, "scratchnet_im2col")
+    kernel(cupy_module().ascontiguousarray(x), H, W, KH, KW, R, OW, first_row, *stride,
+           *padding, *dilation, col)
+    return col
 
 
-def _col2im_cupy(col, img, first_row, stride, padding, dilation):
-    cupy = cupy_module()
-    N, C, H, W = img.shape
+def _col2im_cupy(col, img, first_row, accumulate, stride, padding, dilation):
+    if not accumulate:
+        img.fill(0)
+    H, W = img.shape[2:]
     KH, KW, R, OW = col.shape[2:]
-    _cupy_kernel("col2im")(cupy.ascontiguousarray(col), H, W, KH, KW, R, OW, first_row,
-                           *stride, *padding, *dilation, img)
+    kernel = elementwise(f"raw T col, {_PARAMS}", "T img", _COL2IM_SRC, "scratchnet_col2im")
+    kernel(cupy_module().ascontiguousarray(col), H, W, KH, KW, R, OW, first_row, *stride,
+           *padding, *dilation, img)
+    return img

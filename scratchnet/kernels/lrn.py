@@ -22,26 +22,23 @@ multiply-adds per element), which is cheaper than a second pow and keeps one sav
 Each public function dispatches to a CuPy kernel for CuPy arrays and to a Numba kernel on the
 CPU; ``*_reference`` is the plain NumPy version both twins are tested against.
 """
-import functools
-
 import numba
 import numpy as np
 
 from ..backend import get_array_module, is_cupy
-from ._threads import threads_for
+from ._cupy import elementwise
+from . import threads
 
 
 def lrn_forward(x, size, alpha, beta, k):
     """(y, scale) for a C-contiguous (N, C, L) float array x."""
     alpha_t, beta_t, k_t = _scalars(x, alpha, beta, k)
     if is_cupy(x):
-        cupy = get_array_module(x)
-        y, scale = cupy.empty_like(x), cupy.empty_like(x)
-        _forward_kernel()(x, x.shape[1], x.shape[2], size, alpha_t, beta_t, k_t, y, scale)
-        return y, scale
+        return _forward_cupy(x, size, alpha_t, beta_t, k_t)
     y, scale = np.empty_like(x), np.empty_like(x)
-    with threads_for(x.size):
-        _forward_numba(x, size, x.dtype.type(size), alpha_t, beta_t, k_t, y, scale)
+    threads.parallel_range(len(x), lambda start, stop: _forward_numba(
+        x[start:stop], size, x.dtype.type(size), alpha_t, beta_t, k_t, y[start:stop],
+        scale[start:stop]), x.size)
     return y, scale
 
 
@@ -50,15 +47,11 @@ def lrn_backward(x, scale, gy, size, alpha, beta, k):
     alpha_t, _, k_t = _scalars(x, alpha, beta, k)
     coef = x.dtype.type(2 * alpha * beta / size)
     if is_cupy(x):
-        cupy = get_array_module(x)
-        _, C, L = x.shape
-        t, gx = cupy.empty_like(x), cupy.empty_like(x)
-        _t_kernel()(x, gy, scale, C, L, size, alpha_t, k_t, t)
-        _gx_kernel()(t, gy, x, scale, C, L, size, coef, gx)
-        return gx
+        return _backward_cupy(x, scale, gy, size, alpha_t, k_t, coef)
     gx = np.empty_like(x)
-    with threads_for(x.size):
-        _backward_numba(x, scale, gy, size, x.dtype.type(size), alpha_t, k_t, coef, gx)
+    threads.parallel_range(len(x), lambda start, stop: _backward_numba(
+        x[start:stop], scale[start:stop], gy[start:stop], size, x.dtype.type(size), alpha_t,
+        k_t, coef, gx[start:stop]), x.size)
     return gx
 
 
@@ -94,7 +87,8 @@ def lrn_backward_reference(x, scale, gy, size, alpha, beta, k):
     return gy * scale - x.dtype.type(2 * alpha * beta / size) * x * mirrored
 
 
-# Numba twins: one parallel iteration per (sample, channel) plane; the innermost loop runs over
+# Numba twins: each worker a block of samples (threads.planes: a slice looped over from 0; a
+# channel's window needs its sample's neighbouring channels); the innermost loop runs over
 # the contiguous L positions, so it vectorizes. The window sums live in an array of x's dtype:
 # they accumulate in T, and each adds only ``size`` squares.
 @numba.njit(cache=True)
@@ -109,36 +103,35 @@ def _window_sum_of_squares(x, b, c, size):
     return s
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _forward_numba(x, size, n_t, alpha, beta, k, y, scale):     # n_t: size in x's dtype
     N, C, L = x.shape
-    for plane in numba.prange(N * C):
-        b, c = plane // C, plane % C
-        s = _window_sum_of_squares(x, b, c, size)
-        for l in range(L):
-            sc = (s[l] / n_t * alpha + k) ** -beta
-            scale[b, c, l] = sc
-            y[b, c, l] = x[b, c, l] * sc
+    for b in range(N):
+        for c in range(C):
+            s = _window_sum_of_squares(x, b, c, size)
+            for l in range(L):
+                sc = (s[l] / n_t * alpha + k) ** -beta
+                scale[b, c, l] = sc
+                y[b, c, l] = x[b, c, l] * sc
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _backward_numba(x, scale, gy, size, n_t, alpha, k, coef, gx):
     N, C, L = x.shape
-    t = np.empty_like(x)
-    for plane in numba.prange(N * C):              # t = gy·x·scale/d, recomputing d from x
-        b, c = plane // C, plane % C
-        s = _window_sum_of_squares(x, b, c, size)
-        for l in range(L):
-            t[b, c, l] = gy[b, c, l] * x[b, c, l] * scale[b, c, l] / (s[l] / n_t * alpha + k)
-    for plane in numba.prange(N * C):              # gather t over the mirrored window
-        b, c = plane // C, plane % C
-        lo, hi = max(c - (size - 1) // 2, 0), min(c + size // 2, C - 1)
-        acc = np.zeros_like(x[0, 0])
-        for j in range(lo, hi + 1):
+    t = np.empty_like(x[0])                        # (C, L): one sample's t at a time
+    for b in range(N):
+        for c in range(C):                         # t = gy·x·scale/d, recomputing d from x
+            s = _window_sum_of_squares(x, b, c, size)
             for l in range(L):
-                acc[l] += t[b, j, l]
-        for l in range(L):
-            gx[b, c, l] = gy[b, c, l] * scale[b, c, l] - coef * x[b, c, l] * acc[l]
+                t[c, l] = gy[b, c, l] * x[b, c, l] * scale[b, c, l] / (s[l] / n_t * alpha + k)
+        for c in range(C):                         # gather t over the mirrored window
+            lo, hi = max(c - (size - 1) // 2, 0), min(c + size // 2, C - 1)
+            acc = np.zeros_like(x[0, 0])
+            for j in range(lo, hi + 1):
+                for l in range(L):
+                    acc[l] += t[j, l]
+            for l in range(L):
+                gx[b, c, l] = gy[b, c, l] * scale[b, c, l] - coef * x[b, c, l] * acc[l]
 
 
 # CuPy twins: one thread per output element gathers over its channel window (no atomics).
@@ -176,25 +169,23 @@ _GX_SRC = _INDEX + """
 """
 
 
-@functools.cache
-def _forward_kernel():
-    import cupy
-    return cupy.ElementwiseKernel(
-        "raw T x, int32 C, int32 L, int32 n, T alpha, T beta, T k", "T y, T scale",
-        _FORWARD_SRC, "scratchnet_lrn_forward")
+def _forward_cupy(x, size, alpha, beta, k):
+    cupy = get_array_module(x)
+    y, scale = cupy.empty_like(x), cupy.empty_like(x)
+    kernel = elementwise("raw T x, int32 C, int32 L, int32 n, T alpha, T beta, T k",
+                         "T y, T scale", _FORWARD_SRC, "scratchnet_lrn_forward")
+    kernel(x, x.shape[1], x.shape[2], size, alpha, beta, k, y, scale)
+    return y, scale
 
 
-@functools.cache
-def _t_kernel():
-    import cupy
-    return cupy.ElementwiseKernel(
-        "raw T x, T gy, T scale, int32 C, int32 L, int32 n, T alpha, T k", "T t",
-        _T_SRC, "scratchnet_lrn_backward_t")
-
-
-@functools.cache
-def _gx_kernel():
-    import cupy
-    return cupy.ElementwiseKernel(
-        "raw T t, T gy, T x, T scale, int32 C, int32 L, int32 n, T coef", "T gx",
-        _GX_SRC, "scratchnet_lrn_backward_gx")
+def _backward_cupy(x, scale, gy, size, alpha, k, coef):
+    cupy = get_array_module(x)
+    _, C, L = x.shape
+    t, gx = cupy.empty_like(x), cupy.empty_like(x)
+    t_kernel = elementwise("raw T x, T gy, T scale, int32 C, int32 L, int32 n, T alpha, T k",
+                           "T t", _T_SRC, "scratchnet_lrn_backward_t")
+    gx_kernel = elementwise("raw T t, T gy, T x, T scale, int32 C, int32 L, int32 n, T coef",
+                            "T gx", _GX_SRC, "scratchnet_lrn_backward_gx")
+    t_kernel(x, gy, scale, C, L, size, alpha, k, t)
+    gx_kernel(t, gy, x, scale, C, L, size, coef, gx)
+    return gx

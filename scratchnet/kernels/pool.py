@@ -17,42 +17,36 @@ Backward: gx[n, c].flat[idx[n, c, oh, ow]] += gy[n, c, oh, ow]. Overlapping wind
 stride 2) can pick the same pixel, so contributions accumulate. Average pooling needs no
 kernel of its own: it is a sum over im2col's taps (functional/pooling.py).
 """
-import functools
-
 import numba
 import numpy as np
 
 from ..backend import cupy_module, is_cupy
-from ._threads import threads_for
+from . import threads
+from ._cupy import elementwise
 
 
 def max_pool_forward(x, kernel_size, stride, padding, dilation, out_size):
     """x (N, C, H, W) -> y (N, C, OH, OW) and idx (N, C, OH, OW) int64 flat indices."""
-    N, C = x.shape[:2]
-    xp = cupy_module() if is_cupy(x) else np
-    y = xp.empty((N, C) + tuple(out_size), x.dtype)
-    idx = xp.empty((N, C) + tuple(out_size), np.int64)
     if is_cupy(x):
-        _cupy_kernel("forward")(xp.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride,
-                                *padding, *dilation, *out_size, y, idx)
-    else:
-        with threads_for(x.size):
-            _max_pool_numba(np.ascontiguousarray(x), y, idx, *kernel_size, *stride, *padding,
-                            *dilation)
+        return _max_pool_cupy(x, kernel_size, stride, padding, dilation, out_size)
+    N, C = x.shape[:2]
+    y = np.empty((N, C) + tuple(out_size), x.dtype)
+    idx = np.empty((N, C) + tuple(out_size), np.int64)
+    x, y_p, idx_p = (threads.planes(a) for a in (np.ascontiguousarray(x), y, idx))
+    threads.parallel_range(N * C, lambda start, stop: _max_pool_numba(
+        x[start:stop], y_p[start:stop], idx_p[start:stop], *kernel_size, *stride, *padding,
+        *dilation), x.size)
     return y, idx
 
 
 def max_pool_backward(gy, idx, x_shape, kernel_size, stride, padding, dilation):
     """gy (N, C, OH, OW), idx from the forward -> gx (N, C, H, W)."""
     if is_cupy(gy):
-        cupy = cupy_module()
-        gx = cupy.empty(x_shape, gy.dtype)
-        _cupy_kernel("backward")(cupy.ascontiguousarray(gy), idx, *x_shape[2:], *kernel_size,
-                                 *stride, *padding, *dilation, *gy.shape[2:], gx)
-        return gx
+        return _max_pool_backward_cupy(gy, idx, x_shape, kernel_size, stride, padding, dilation)
     gx = np.empty(x_shape, gy.dtype)
-    with threads_for(gx.size):
-        _max_pool_backward_numba(np.ascontiguousarray(gy), idx, gx)
+    gy_p, idx_p, gx_p = (threads.planes(a) for a in (np.ascontiguousarray(gy), idx, gx))
+    threads.parallel_range(len(gx_p), lambda start, stop: _max_pool_backward_numba(
+        gy_p[start:stop], idx_p[start:stop], gx_p[start:stop]), gx.size)
     return gx
 
 
@@ -88,13 +82,12 @@ def max_pool_backward_reference(gy, idx, x_shape):
     return gx.reshape(x_shape)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _max_pool_numba(x, y, idx, KH, KW, SH, SW, PH, PW, DH, DW):
-    N, C, H, W = x.shape
-    OH, OW = y.shape[2:]
-    for plane in numba.prange(N * C):        # each thread owns whole (n, c) planes
-        n, c = plane // C, plane % C
-        img = x[n, c]
+    P, H, W = x.shape                        # P planes (n, c): x (P, H, W), y, idx (P, OH, OW)
+    OH, OW = y.shape[1:]
+    for p in range(P):
+        img = x[p]
         for oh in range(OH):
             h0 = oh * SH - PH
             for ow in range(OW):
@@ -113,22 +106,21 @@ def _max_pool_numba(x, y, idx, KH, KW, SH, SW, PH, PW, DH, DW):
                         if arg < 0 or v > best or np.isnan(v):
                             best = v
                             arg = ih * W + iw
-                y[n, c, oh, ow] = best
-                idx[n, c, oh, ow] = arg
+                y[p, oh, ow] = best
+                idx[p, oh, ow] = arg
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _max_pool_backward_numba(gy, idx, gx):
-    N, C, H, W = gx.shape
-    OH, OW = gy.shape[2:]
-    for plane in numba.prange(N * C):        # a thread owns its plane: no write races
-        n, c = plane // C, plane % C
-        out = gx[n, c].reshape(H * W)        # a view: gx is contiguous
+    P, H, W = gx.shape                       # a worker owns its planes: no write races
+    OH, OW = gy.shape[1:]
+    for p in range(P):
+        out = gx[p].reshape(H * W)           # a view: gx is contiguous
         out[:] = 0
         for oh in range(OH):
             for ow in range(OW):
-                if idx[n, c, oh, ow] >= 0:     # −1: a window entirely in the padding
-                    out[idx[n, c, oh, ow]] += gy[n, c, oh, ow]
+                if idx[p, oh, ow] >= 0:        # −1: a window entirely in the padding
+                    out[idx[p, oh, ow]] += gy[p, oh, ow]
 
 
 _PARAMS = ("int32 H, int32 W, int32 KH, int32 KW, int32 SH, int32 SW, int32 PH, int32 PW, "
@@ -179,11 +171,22 @@ _BACKWARD_SRC = r"""
 """
 
 
-@functools.cache
-def _cupy_kernel(name):
+def _max_pool_cupy(x, kernel_size, stride, padding, dilation, out_size):
     cupy = cupy_module()
-    if name == "forward":
-        return cupy.ElementwiseKernel(f"raw T x, {_PARAMS}", "T y, int64 idx", _FORWARD_SRC,
-                                      "scratchnet_max_pool_forward")
-    return cupy.ElementwiseKernel(f"raw T gy, raw int64 idx, {_PARAMS}", "T gx",
-                                  _BACKWARD_SRC, "scratchnet_max_pool_backward")
+    y = cupy.empty(x.shape[:2] + tuple(out_size), x.dtype)
+    idx = cupy.empty(x.shape[:2] + tuple(out_size), np.int64)
+    kernel = elementwise(f"raw T x, {_PARAMS}", "T y, int64 idx", _FORWARD_SRC,
+                         "scratchnet_max_pool_forward")
+    kernel(cupy.ascontiguousarray(x), *x.shape[2:], *kernel_size, *stride, *padding, *dilation,
+           *out_size, y, idx)
+    return y, idx
+
+
+def _max_pool_backward_cupy(gy, idx, x_shape, kernel_size, stride, padding, dilation):
+    cupy = cupy_module()
+    gx = cupy.empty(x_shape, gy.dtype)
+    kernel = elementwise(f"raw T gy, raw int64 idx, {_PARAMS}", "T gx", _BACKWARD_SRC,
+                         "scratchnet_max_pool_backward")
+    kernel(cupy.ascontiguousarray(gy), idx, *x_shape[2:], *kernel_size, *stride, *padding,
+           *dilation, *gy.shape[2:], gx)
+    return gx

@@ -1,5 +1,4 @@
-"""The workspace: a bound on the scratch memory of im2col, the tiles that respect it, and the
-CPU threads that work through them.
+"""The workspace: a bound on the scratch memory of im2col, and the tiles that respect it.
 
 The column matrix of a convolution holds every input pixel KH·KW times (up to stride): for
 VGG16's conv1_2 at batch 32 that is 32·64·9·224·224·4 bytes ≈ 3.7 GB, 115 MB per sample.
@@ -15,40 +14,35 @@ The limit comes from ``set_workspace_limit(nbytes)``, else the environment varia
 ``SCRATCHNET_WORKSPACE_MB``, else ``DEFAULT_LIMIT``; it caps every tile (at least one output
 row of one sample, the smallest unit there is).
 
-``parallel_for(...)`` runs the chunks of samples on the CPU's threads (``numba``'s thread
-count, which ``torch.set_num_threads``-style callers set), each worker with its own buffers
-and BLAS held to one thread meanwhile: two workers that each own a core beat one BLAS call
-split in two, and no spinning BLAS thread fights Numba's for the same cores.
+The chunks of samples are shared out among scratchnet's workers (kernels/threads.py), each
+with its own buffers: two workers that each own a core and run single-threaded GEMMs beat one
+BLAS call split in two.
 
 Buffers are reused between calls (``buffer(...)``): allocating and first touching hundreds of
-MB costs page faults on every layer of every step. At most one buffer per name is kept.
+MB costs page faults on every layer of every step. At most one buffer per name is kept, per
+thread: two threads running convolutions at once never share one.
 """
-import concurrent.futures
-import functools
 import os
+import threading
 
-import numba
 import numpy as np
-
-try:                          # optional: without it BLAS keeps its threads and conv2d uses one
-    import threadpoolctl
-except ImportError:           # pragma: no cover
-    threadpoolctl = None
 
 DEFAULT_LIMIT = 16 * 2**20      # bytes
 TILE_BYTES = 8 * 2**20          # bytes: a CPU tile's columns (see the module docstring)
+GROUP_BYTES = 2**20             # bytes: samples grouped only to share per-call costs (L2)
 _limit = None
-_buffers = {}
+_held = threading.local()       # .buffers: {(name, module): bytes}, .limit_set: when made
+_limit_set = 0                  # how many times set_workspace_limit ran: older buffers go
 
 
 def set_workspace_limit(nbytes):
     """Bound the bytes of each im2col scratch buffer; ``None`` restores the default."""
-    global _limit
+    global _limit, _limit_set
     if nbytes is not None and (not isinstance(nbytes, int) or nbytes <= 0):
         raise ValueError(f"set_workspace_limit: expected a positive number of bytes or None, "
                          f"got {nbytes!r}")
     _limit = nbytes
-    _buffers.clear()
+    _limit_set += 1
 
 
 def get_workspace_limit():
@@ -76,21 +70,28 @@ def buffer(name, shape, dtype, xp):
     for s in shape:
         size *= s
     nbytes = size * np.dtype(dtype).itemsize
+    if getattr(_held, "limit_set", None) != _limit_set:
+        _held.buffers, _held.limit_set = {}, _limit_set
     key = (name, xp.__name__)
-    held = _buffers.get(key)
+    held = _held.buffers.get(key)
     if held is None or held.nbytes < nbytes:
         held = xp.empty(nbytes, xp.uint8)
         if nbytes <= get_workspace_limit():
-            _buffers[key] = held
+            _held.buffers[key] = held
     return held[:nbytes].view(dtype).reshape(shape)
 
 
-def tiles(n, rows, bytes_per_row, xp, workers=1):
+def tiles(n, rows, bytes_per_row, xp, workers=1, one_product_per_sample=False):
     """Split n samples × ``rows`` output rows into (sample slices, row slices).
 
     A tile's columns take at most the budget (``TILE_BYTES`` on the CPU, the limit on the
     GPU, never more than the limit), but at least one row of one sample. Only when a whole
-    sample fits are several samples grouped, and never so many that a worker goes idle.
+    sample fits are several samples grouped: into a multiple of ``workers`` chunks of equal
+    size (give or take one sample), so that every worker gets the same share. When each
+    sample gets a product of its own anyway (``one_product_per_sample``), a CPU group holds
+    at most ``GROUP_BYTES``, so that its columns are still in the core's L2 cache when the
+    products read them (LeNet-5's first layer: 78 KB of columns per sample, 8 MB groups
+    bound by memory bandwidth on two cores).
     """
     budget = get_workspace_limit()
     if xp is np:
@@ -99,57 +100,9 @@ def tiles(n, rows, bytes_per_row, xp, workers=1):
     row_tiles = [slice(r, min(r + per_tile, rows)) for r in range(0, rows, per_tile)]
     per_chunk = 1
     if per_tile == rows:
-        per_chunk = max(1, min(-(-n // workers), budget // max(rows * bytes_per_row, 1)))
+        group = min(budget, GROUP_BYTES) if one_product_per_sample and xp is np else budget
+        fit = max(1, group // max(rows * bytes_per_row, 1))      # samples a tile can hold
+        chunks = -(-n // fit)
+        chunks = -(-chunks // workers) * workers                  # rounded up to W·k
+        per_chunk = -(-n // chunks)
     return [slice(i, min(i + per_chunk, n)) for i in range(0, n, per_chunk)], row_tiles
-
-
-def workers(xp):
-    """How many CPU workers ``parallel_for`` uses: Numba's thread count, but 1 on the GPU,
-    without threadpoolctl, or with a Numba threading layer that two threads cannot share."""
-    if xp is not np or threadpoolctl is None or not _numba_threadsafe():
-        return 1
-    return numba.get_num_threads()
-
-
-@functools.cache
-def _numba_threadsafe():
-    _touch(np.zeros(1))                # Numba picks its threading layer at the first launch
-    return numba.threading_layer() in ("omp", "tbb")       # "workqueue" is not thread-safe
-
-
-@numba.njit(cache=True, parallel=True)
-def _touch(a):
-    for i in numba.prange(a.size):
-        a[i] = 0
-
-
-def parallel_for(items, fn, xp):
-    """Call ``fn(item, worker)`` for every item; returns nothing, re-raises any error.
-
-    Worker w of W takes items w, w + W, w + 2·W, ... in order: a fixed split, so anything a
-    worker sums over its items comes out the same on every run with the same thread count.
-    """
-    count = min(workers(xp), len(items))
-    if count <= 1:
-        for item in items:
-            fn(item, 0)
-        return
-
-    def run(w):
-        numba.set_num_threads(1)       # thread-local: this worker's kernels stay on its core
-        for item in items[w::count]:
-            fn(item, w)
-    with _blas_threads().limit(limits=1):
-        jobs = [_pool(count).submit(run, w) for w in range(count)]
-        for job in jobs:
-            job.result()
-
-
-@functools.cache
-def _pool(count):
-    return concurrent.futures.ThreadPoolExecutor(count, thread_name_prefix="scratchnet")
-
-
-@functools.cache
-def _blas_threads():
-    return threadpoolctl.ThreadpoolController().select(user_api="blas")

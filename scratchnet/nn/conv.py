@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..kernels import _shapes
+from ..functional._arguments import pair
 from . import init
 from .module import Module, Parameter
 
@@ -31,11 +31,11 @@ class Conv2d(Module):
                 raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', "
                                  f"got {padding!r}")
         else:
-            padding = _shapes.pair(padding, name, "padding")
+            padding = pair(padding, name, "padding")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _shapes.pair(kernel_size, name, "kernel_size")
-        self.stride = _shapes.pair(stride, name, "stride")
-        self.padding, self.dilation = padding, _shapes.pair(dilation, name, "dilation")
+        self.kernel_size = pair(kernel_size, name, "kernel_size")
+        self.stride = pair(stride, name, "stride")
+        self.padding, self.dilation = padding, pair(dilation, name, "dilation")
         self.groups, self.padding_mode = groups, padding_mode
         self._pad_widths = _pad_widths(padding, self.kernel_size, self.dilation)
         make_parameters(self, (out_channels, in_channels // groups) + self.kernel_size,

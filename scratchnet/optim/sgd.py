@@ -1,7 +1,5 @@
 """Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
-import numpy as np
-
-from ..kernels.sgd import can_fuse, sgd_update
+from ..kernels.sgd import sgd_update
 from .optimizer import Optimizer, check_non_negative
 
 
@@ -41,27 +39,8 @@ class SGD(Optimizer):
                              f"dampening={options['dampening']}")
 
     def _update(self, param, grad, state, group):
-        momentum, weight_decay = group["momentum"], group["weight_decay"]
-        if can_fuse(param, grad):  # the same update in one pass (kernels/sgd.py)
-            buf = state.get("momentum_buffer")
-            first = momentum != 0 and buf is None
-            if first:
-                buf = state["momentum_buffer"] = np.empty_like(param)
-            # without momentum there is no buffer; the kernel never reads the stand-in
-            sgd_update(param, grad, param if buf is None else buf, group["lr"], momentum,
-                       group["dampening"], weight_decay, group["nesterov"], group["maximize"],
-                       first)
-            return
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
-            else:
-                buf *= momentum
-                buf += (1 - group["dampening"]) * grad
-            grad = grad + momentum * buf if group["nesterov"] else buf
-        param -= group["lr"] * grad
+        buf = sgd_update(param, grad, state.get("momentum_buffer"), group["lr"],
+                         group["momentum"], group["dampening"], group["weight_decay"],
+                         group["nesterov"], group["maximize"])     # one pass: kernels/sgd.py
+        if buf is not None:
+            state["momentum_buffer"] = buf

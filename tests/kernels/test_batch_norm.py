@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from scratchnet.kernels import batch_norm as bn
-from scratchnet.kernels._threads import GRAIN_SIZE
+from scratchnet.kernels.threads import GRAIN_SIZE
+from tests.kernels.paths import PARALLEL_PATHS, forced
 
 SHAPES = [(4, 3, 5), (2, 1, 1), (1, 4, 9), (7, 2, 1)]
 
@@ -32,10 +33,12 @@ def _check(stats, affine, backward, shape, dtype, offset=0.0):
             np.testing.assert_allclose(o, r, **tol)
 
 
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_numba_twin_matches_reference(shape, dtype):
-    _check(bn.batch_stats, bn.affine, bn.backward, shape, dtype)
+def test_numba_twin_matches_reference(shape, dtype, path):
+    with forced(path):
+        _check(bn.batch_stats, bn.affine, bn.backward, shape, dtype)
 
 
 def test_float32_statistics_keep_their_accuracy_far_from_zero():
@@ -48,30 +51,22 @@ def test_parallel_launch_matches_reference():
     _check(bn.batch_stats, bn.affine, bn.backward, (4, 6, GRAIN_SIZE // 8), np.float32)
 
 
+def test_empty_batches_take_the_reference():
+    x = np.zeros((0, 3, 4))
+    a, shift = np.ones(3), np.zeros(3)
+    with np.errstate(invalid="ignore"):
+        mean, var = bn.batch_stats(x)                        # 0/0: NaN, as NumPy gives
+    assert mean.shape == var.shape == (3,)
+    assert bn.affine(x, a, shift).shape == (0, 3, 4)
+    gx, gw, gb = bn.backward(x, x, np.zeros(3), a, a, True, need_gx=False)
+    assert gx is None
+    np.testing.assert_array_equal(gw, 0)
+    np.testing.assert_array_equal(gb, 0)
+
+
 def test_input_gradient_can_be_skipped():
     x, gy, a, _ = _case((3, 2, 4), np.float64)
     mean, var = bn.batch_stats(x)
     gx, gw, gb = bn.backward(x, gy, mean, 1 / np.sqrt(var), a, True, need_gx=False)
     assert gx is None
     np.testing.assert_allclose(gb, gy.sum(axis=(0, 2)), rtol=1e-12)
-
-
-def test_numba_bodies_run_as_python():
-    """The jitted loops as plain Python (``py_func``), so coverage sees them without JIT."""
-    def stats(x):
-        mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
-        bn._stats_numba.py_func(x, bn._count(x), mean, var)
-        return mean, var
-
-    def affine(x, a, shift):
-        y = np.empty_like(x)
-        bn._affine_numba.py_func(x, a, shift, y)
-        return y
-
-    def backward(x, gy, mean, invstd, a, batch):
-        gb, gw, gx = np.empty(x.shape[1]), np.empty(x.shape[1]), np.empty_like(x)
-        bn._backward_numba.py_func(x, gy, mean, invstd, a, bn._count(x), float(batch), True,
-                                   gb, gw, gx)
-        return gx, gw, gb
-
-    _check(stats, affine, backward, SHAPES[0], np.float64)

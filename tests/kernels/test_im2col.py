@@ -1,5 +1,6 @@
-"""im2col/col2im: the Numba and CuPy twins equal the NumPy references, and col2im is the
-adjoint of im2col. Small shapes: these tests also run under NUMBA_DISABLE_JIT=1."""
+"""im2col/col2im: the Numba and CuPy twins equal the NumPy references on every path, and
+col2im is the adjoint of im2col. Small shapes (the paths are forced: tests/kernels/paths.py),
+so these tests also run under NUMBA_DISABLE_JIT=1; the fast path at its natural size too."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,6 +10,7 @@ from scratchnet.backend import to_device, to_numpy
 from scratchnet.kernels import col2im, col2im_reference, im2col, im2col_reference
 from scratchnet.kernels._shapes import conv_output_size
 from tests.helpers import DEVICES
+from tests.kernels.paths import IM2COL_PATHS, forced, im2col as im2col_module
 from tests.strategies import seeds
 
 
@@ -30,25 +32,29 @@ def im2col_cases(draw):
     return shape, kernel, stride, padding, dilation, out
 
 
+@pytest.mark.parametrize("path", IM2COL_PATHS)
 @pytest.mark.parametrize("device", DEVICES)
 @given(case=im2col_cases(), seed=seeds)
-def test_im2col_matches_reference(device, case, seed):
+def test_im2col_matches_reference(device, path, case, seed):
     shape, kernel, stride, padding, dilation, out = case
     x = np.random.default_rng(seed).standard_normal(shape)
     expected = im2col_reference(x, kernel, stride, padding, dilation, out)
-    got = to_numpy(im2col(to_device(x, device), kernel, stride, padding, dilation, out))
+    with forced(path):
+        got = to_numpy(im2col(to_device(x, device), kernel, stride, padding, dilation, out))
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("path", IM2COL_PATHS)
 @pytest.mark.parametrize("device", DEVICES)
 @given(case=im2col_cases(), seed=seeds)
-def test_col2im_matches_reference_and_is_the_adjoint(device, case, seed):
+def test_col2im_matches_reference_and_is_the_adjoint(device, path, case, seed):
     shape, kernel, stride, padding, dilation, out = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     col = rng.standard_normal(shape[:2] + kernel + out)
     expected = col2im_reference(col, shape, stride, padding, dilation)
-    got = to_numpy(col2im(to_device(col, device), shape, stride, padding, dilation))
+    with forced(path):
+        got = to_numpy(col2im(to_device(col, device), shape, stride, padding, dilation))
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     # <im2col(x), col> = <x, col2im(col)>: col2im sums exactly what im2col copied
     lhs = np.vdot(im2col_reference(x, kernel, stride, padding, dilation, out), col)
@@ -81,22 +87,13 @@ def test_im2col_float32_keeps_dtype_and_writes_into_out():
     np.testing.assert_array_equal(col, im2col_reference(x, (2, 2)))
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kernel, stride, padding, dilation", [
-    ((3, 3), (1, 1), (1, 1), (1, 1)),      # OW = W at stride 1: each tap is one shifted copy
-    ((3, 5), (1, 1), (2, 4), (2, 2)),      # the same, dilated and non-square
-    ((2, 3), (2, 1), (1, 1), (1, 1)),      # the row-by-row path
-])
-def test_row_tiles_match_the_whole_columns(device, kernel, stride, padding, dilation):
-    """conv2d's tiles: im2col of rows [r0, r1) is that slice of the whole columns, and col2im
+def _check_row_tiles(x, kernel, stride, padding, dilation, bands, device="cpu"):
+    """im2col of output rows [r0, r1) is that slice of the whole columns, and col2im
     accumulating the tiles one after the other gives the whole col2im."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 3, 7, 6))
     whole = im2col_reference(x, kernel, stride, padding, dilation)
-    gcol = rng.standard_normal(whole.shape)
-    OH = whole.shape[4]
+    gcol = np.random.default_rng(0).standard_normal(whole.shape)
     gx = to_device(np.full(x.shape, np.nan), device)
-    for first, last in [(0, 1), (1, 4), (4, OH)]:
+    for first, last in bands:
         tile_shape = whole.shape[:4] + (last - first,) + whole.shape[5:]
         tile = to_device(np.full(tile_shape, np.nan), device)
         im2col(to_device(x, device), kernel, stride, padding, dilation, out=tile, first_row=first)
@@ -105,3 +102,37 @@ def test_row_tiles_match_the_whole_columns(device, kernel, stride, padding, dila
                stride, padding, dilation, out=gx, first_row=first, accumulate=first > 0)
     expected = col2im_reference(gcol, x.shape, stride, padding, dilation)
     np.testing.assert_allclose(to_numpy(gx), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("path", IM2COL_PATHS)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kernel, stride, padding, dilation", [
+    ((3, 3), (1, 1), (1, 1), (1, 1)),      # OW = W at stride 1: each tap is one shifted copy
+    ((3, 5), (1, 1), (2, 4), (2, 2)),      # the same, dilated and non-square
+    ((2, 3), (2, 1), (1, 1), (1, 1)),      # the row-by-row path
+])
+def test_row_tiles_match_the_whole_columns(device, path, kernel, stride, padding, dilation):
+    """conv2d's tiles (kernels/conv.py), on a small map with the paths forced."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    OH = conv_output_size(7, kernel[0], stride[0], 2 * padding[0], dilation[0])
+    with forced(path):
+        _check_row_tiles(x, kernel, stride, padding, dilation, [(0, 1), (1, 4), (4, OH)], device)
+
+
+@pytest.mark.parametrize("kernel, padding, dilation", [
+    ((3, 3), (1, 1), (1, 1)),              # VGG's and ResNet's 3×3
+    ((3, 5), (2, 4), (2, 2)),              # dilated, non-square, two columns of padding a side
+    ((2, 2), (0, 0), (1, 1)),              # "same" with the extra column after (out_size = W)
+])
+def test_shifted_taps_at_their_natural_size(kernel, padding, dilation):
+    """A 20×20 image at stride 1: tiles of 13 or more rows have R·OW ≥ SHIFTED_TAP_MIN = 256
+    entries per tap, which im2col copies as shifted runs; the tiles start at rows 0 and 3."""
+    assert 13 * 20 >= im2col_module.SHIFTED_TAP_MIN
+    x = np.random.default_rng(1).standard_normal((2, 2, 20, 20))
+    if padding == (0, 0):                  # asymmetric "same": rows/columns past the edge read 0
+        whole = im2col_reference(x, kernel, padding=padding, out_size=(20, 20))
+        tile = im2col(x, kernel, padding=padding, out_size=(17, 20),
+                      out=np.full(whole.shape[:4] + (17, 20), np.nan), first_row=3)
+        np.testing.assert_array_equal(tile, whole[:, :, :, :, 3:])
+        return
+    _check_row_tiles(x, kernel, (1, 1), padding, dilation, [(0, 3), (3, 20)])

@@ -4,7 +4,8 @@ import pytest
 
 from scratchnet import backend
 from scratchnet.kernels import lrn
-from scratchnet.kernels._threads import GRAIN_SIZE
+from scratchnet.kernels.threads import GRAIN_SIZE
+from tests.kernels.paths import PARALLEL_PATHS, forced
 
 CASES = [((2, 5, 7), 3), ((1, 6, 4), 4), ((3, 4, 5), 1), ((2, 3, 6), 6), ((1, 1, 3), 2)]
 
@@ -29,29 +30,12 @@ def _check(forward, backward, shape, size, dtype, to=np.asarray):
         np.testing.assert_allclose(backend.to_numpy(ours), ref, **tol)
 
 
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, size", CASES)
-def test_numba_twin_matches_reference(shape, size, dtype):
-    _check(lrn.lrn_forward, lrn.lrn_backward, shape, size, dtype)
-
-
-@pytest.mark.parametrize("shape, size", CASES[:2])
-def test_numba_bodies_run_as_python(shape, size):
-    """The jitted loops as plain Python (``py_func``), so coverage sees them without JIT."""
-    def forward(x, size, alpha, beta, k):
-        y, scale = np.empty_like(x), np.empty_like(x)
-        lrn._forward_numba.py_func(x, size, x.dtype.type(size), *lrn._scalars(x, alpha, beta, k),
-                                   y, scale)
-        return y, scale
-
-    def backward(x, scale, gy, size, alpha, beta, k):
-        alpha_t, _, k_t = lrn._scalars(x, alpha, beta, k)
-        gx = np.empty_like(x)
-        lrn._backward_numba.py_func(x, scale, gy, size, x.dtype.type(size), alpha_t, k_t,
-                                    x.dtype.type(2 * alpha * beta / size), gx)
-        return gx
-
-    _check(forward, backward, shape, size, np.float64)
+def test_numba_twin_matches_reference(shape, size, dtype, path):
+    with forced(path):
+        _check(lrn.lrn_forward, lrn.lrn_backward, shape, size, dtype)
 
 
 def test_parallel_launch_matches_reference():

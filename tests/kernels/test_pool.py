@@ -14,6 +14,7 @@ from scratchnet.kernels import (
 )
 from scratchnet.kernels._shapes import pool_output_size
 from tests.helpers import DEVICES
+from tests.kernels.paths import PARALLEL_PATHS, forced
 from tests.strategies import distinct_values, seeds
 
 
@@ -33,21 +34,23 @@ def pool_cases(draw):
     return shape, kernel, stride, padding, dilation, out
 
 
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 @pytest.mark.parametrize("device", DEVICES)
 @given(case=pool_cases(), seed=seeds, ties=st.booleans())
-def test_max_pool_matches_reference(device, case, seed, ties):
+def test_max_pool_matches_reference(device, path, case, seed, ties):
     shape, kernel, stride, padding, dilation, out = case
     rng = np.random.default_rng(seed)
     # with ties, values repeat, so the first-maximum rule decides the winner
     x = rng.integers(-2, 2, shape).astype(float) if ties else distinct_values(rng, shape)
     y_ref, idx_ref = max_pool_forward_reference(x, kernel, stride, padding, dilation, out)
-    y, idx = max_pool_forward(to_device(x, device), kernel, stride, padding, dilation, out)
+    gy = rng.standard_normal(y_ref.shape)
+    with forced(path):
+        y, idx = max_pool_forward(to_device(x, device), kernel, stride, padding, dilation, out)
+        got = max_pool_backward(to_device(gy, device), idx, shape, kernel, stride, padding,
+                                dilation)
     np.testing.assert_array_equal(to_numpy(y), y_ref)
     np.testing.assert_array_equal(to_numpy(idx), idx_ref)
-
-    gy = rng.standard_normal(y_ref.shape)
     expected = max_pool_backward_reference(gy, idx_ref, shape)
-    got = max_pool_backward(to_device(gy, device), idx, shape, kernel, stride, padding, dilation)
     np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-12, atol=1e-12)
 
 

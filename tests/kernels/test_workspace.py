@@ -1,4 +1,6 @@
-"""The im2col workspace: its limit (argument, environment variable, default) and the chunks."""
+"""The im2col workspace: its limit (argument, environment variable, default) and the tiles."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -49,13 +51,37 @@ def test_tiles_cover_samples_and_rows_under_the_limit():
         workspace.TILE_BYTES
 
 
-def test_parallel_for_visits_every_item_once_with_a_fixed_split():
-    seen = []
-    workspace.parallel_for(list(range(7)), lambda item, worker: seen.append((item, worker)),
-                           np)
-    assert sorted(item for item, _ in seen) == list(range(7))
-    count = workspace.workers(np)
-    assert all(worker == item % count for item, worker in seen)
+def test_samples_are_shared_out_evenly_and_grouped_by_cache_size():
+    """5 samples of 2 MB columns: 4 fit an 8 MB tile, but 3 workers get 3 chunks (2, 2, 1);
+    products per sample group only what fits GROUP_BYTES; the GPU's budget is the limit."""
+    mb = 2**20
+    assert workspace.tiles(5, 1, 2 * mb, np, workers=3)[0] == [slice(0, 2), slice(2, 4),
+                                                               slice(4, 5)]
+    chunks = workspace.tiles(256, 28, 2800, np, workers=2)[0]       # LeNet-5's first layer
+    assert len(chunks) % 2 == 0 and {c.stop - c.start for c in chunks} == {64}
+    grouped = workspace.tiles(256, 28, 2800, np, workers=2, one_product_per_sample=True)[0]
+    assert all((c.stop - c.start) * 28 * 2800 <= workspace.GROUP_BYTES for c in grouped)
+    gpu = object()                                                  # any other array module
+    assert workspace.tiles(1, 64, mb, gpu)[1] == [slice(0, 16), slice(16, 32), slice(32, 48),
+                                                   slice(48, 64)]   # the 16 MB default limit
+
+
+def test_buffers_larger_than_the_limit_are_not_kept():
+    sn.set_workspace_limit(1000)
+    a = workspace.buffer("big", (100, 100), np.float64, np)
+    b = workspace.buffer("big", (100, 100), np.float64, np)
+    assert not np.shares_memory(a, b)
+
+
+def test_each_thread_has_its_own_buffers():
+    here = workspace.buffer("test", (3, 4), np.float32, np)
+    there = []
+    worker = threading.Thread(target=lambda: there.append(
+        workspace.buffer("test", (3, 4), np.float32, np)))
+    worker.start()
+    worker.join()
+    assert not np.shares_memory(here, there[0])
+    assert np.shares_memory(here, workspace.buffer("test", (3, 4), np.float32, np))
 
 
 def test_buffer_is_reused_and_has_the_asked_shape():

@@ -1,0 +1,254 @@
+"""2-D convolution as im2col + GEMM, tile by tile: the three products conv2d is made of.
+
+Notation: im2col.py. With the column matrix col[n] of shape (C·KH·KW, OH·OW) and the weight
+viewed as a matrix W (O, C·KH·KW), the forward is y[n] = W · col[n] + b, already in NCHW
+order. With G groups, channels split into G blocks: block g of the weight (O/G, C/G·KH·KW)
+multiplies block g of the column rows, which is again one batched matmul over g. Writing
+K = C/G·KH·KW and P = OH·OW:
+
+    conv2d_forward:      y[n, g] = W[g] · col[n, g] + b              (O/G, K) · (K, P)
+    conv2d_input_grad:   gx[n]   = col2im(W[g]ᵀ · gy[n, g])          (K, O/G) · (O/G, P)
+    conv2d_weight_grad:  gW[g]   = Σ_n gy[n, g] · col[n, g]ᵀ         (O/G, P) · (P, K)
+
+(the bias gradient is Σ_{n, oh, ow} gy, no kernel needed). The input gradient needs no x, only
+its shape, and the weight gradient no W: the transposed convolution is conv2d_input_grad
+(its forward) and conv2d_forward / conv2d_weight_grad (its backward). Each ``*_reference``
+below builds the whole column matrix and makes one matmul: it is the oracle of the tests.
+
+The tiled versions never build the whole column matrix (GBs for VGG). Every product splits
+along P: a band of output rows oh0 .. oh1 − 1 needs only the columns of that band. So the
+batch is worked through in tiles (workspace.tiles: on the CPU the rows of one sample whose
+columns fit 8 MB, the whole sample for most layers), and each tile is built, multiplied and
+dropped while it is in cache: im2col writes it, the GEMM reads it back from cache instead of
+DRAM. The weight gradient recomputes the tile's columns rather than keeping them from the
+forward; the input gradient folds W[g]ᵀ · gy of each tile back onto gx[n] (col2im adds, since
+neighbouring bands share input rows). On the CPU, samples are shared out among workers that
+each run their own im2col and single-threaded GEMMs (threads.parallel_for); each worker sums
+its own part of gW, and the parts are added in worker order (so gW, unlike y and gx, can
+differ in the last bits between thread counts).
+
+Two shape-dependent paths: a 1×1 kernel with stride 1 and no padding needs no im2col at all
+(col[n] is x[n] itself), and tiles with fewer than ``MERGE_BELOW`` output positions lay their
+samples side by side so that one GEMM covers them all.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import get_array_module
+from . import threads, workspace
+from ._shapes import conv_output_hw
+from .im2col import col2im, col2im_reference, im2col, im2col_reference
+
+# Below this many output positions per tile, the per-sample products are thin (a matrix-vector
+# product for ResNet's 1×1 maps at 32×32 input, where each sample's weight gradient is a whole
+# (O, K) outer product to add up): the tile's samples are then laid side by side, so that one
+# GEMM covers them all, at the price of copying the columns and gy into that layout.
+MERGE_BELOW = 64
+
+
+def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=None):
+    """x (N, C, H, W), W (O, C/G, KH, KW), b (O,) or None -> y (N, O, OH, OW).
+
+    ``padding`` (PH, PW) is the padding before the input; ``out_size`` (OH, OW) defaults to
+    the symmetric-padding size, and a larger one reads zeros past the bottom/right edge.
+    """
+    xp = get_array_module(x)
+    x = xp.ascontiguousarray(x)
+    N, O = x.shape[0], weight.shape[0]
+    if out_size is None:
+        out_size = conv_output_hw(x.shape, weight.shape[2:], stride, padding, dilation)
+    conv = _Conv(weight.shape, stride, padding, dilation, groups, tuple(out_size))
+    G, (OH, OW) = groups, out_size
+    w = weight.reshape(G, O // G, -1)                              # (G, O/G, K)
+    b = None if bias is None else bias.reshape(G, O // G, 1)
+    y = xp.empty((N, O, OH, OW), x.dtype)
+    y_g = y.reshape(N, G, O // G, OH * OW)                         # a view of y
+    samples, bands, workers = conv.tiles(x.shape, x.dtype, xp)
+
+    def work(s, worker):
+        for rows in bands:
+            out = y_g[s, :, :, conv.positions(rows)]                 # (n, G, O/G, T)
+            _matmul(w, conv.columns(x, s, rows, worker), out)        # (G, O/G, K) @ (n, G, K, T)
+            if b is not None:
+                out += b                                             # while still in cache
+    threads.parallel_for(samples, work, workers)
+    return y
+
+
+def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups):
+    """gy (N, O, OH, OW), W (O, C/G, KH, KW) -> gx of ``input_shape`` (N, C, H, W).
+
+    Input pixels no window reads (past the last window) get 0.
+    """
+    xp = get_array_module(gy)
+    gy = xp.ascontiguousarray(gy)
+    N, C, H, W = input_shape
+    O, _, KH, KW = weight.shape
+    G = groups
+    conv = _Conv(weight.shape, stride, padding, dilation, G, tuple(gy.shape[2:]))
+    gy_g = gy.reshape(N, G, O // G, -1)                            # (N, G, O/G, P)
+    w_t = weight.reshape(G, O // G, -1).transpose(0, 2, 1)         # (G, K, O/G), a view
+    gx = xp.empty(input_shape, gy.dtype)
+    pointwise = conv.pointwise(input_shape)
+    samples, bands, workers = conv.tiles(input_shape, gy.dtype, xp)
+
+    def work(s, worker):
+        n = s.stop - s.start
+        for rows in bands:
+            gy_t = gy_g[s, :, :, conv.positions(rows)]               # (n, G, O/G, T)
+            if pointwise:                                            # gx[n] is gcol itself
+                gx_t = gx.reshape(N, G, C // G, H * W)[s, :, :, conv.positions(rows)]
+                _matmul(w_t, gy_t, gx_t)
+                continue
+            gcol = workspace.buffer(f"gcol{worker}", (n, G, w_t.shape[1], gy_t.shape[3]),
+                                    gy.dtype, xp)
+            _matmul(w_t, gy_t, gcol)                                 # (G, K, O/G) @ (n, G, O/G, T)
+            col2im(gcol.reshape(n, C, KH, KW, rows.stop - rows.start, conv.out_size[1]),
+                   (n, C, H, W), stride, padding, dilation, out=gx[s], first_row=rows.start,
+                   accumulate=rows.start > 0)
+    threads.parallel_for(samples, work, workers)
+    return gx
+
+
+def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
+    """x (N, C, H, W), gy (N, O, OH, OW) -> gW of ``weight_shape`` (O, C/G, KH, KW)."""
+    xp = get_array_module(x)
+    x, gy = xp.ascontiguousarray(x), xp.ascontiguousarray(gy)
+    N = x.shape[0]
+    O, _, KH, KW = weight_shape
+    G = groups
+    conv = _Conv(weight_shape, stride, padding, dilation, G, tuple(gy.shape[2:]))
+    gy_g = gy.reshape(N, G, O // G, -1)                            # (N, G, O/G, P)
+    samples, bands, workers = conv.tiles(x.shape, x.dtype, xp)
+    parts = [xp.zeros((G, O // G, x.shape[1] // G * KH * KW), x.dtype)     # (G, O/G, K)
+             for _ in range(workers)]
+
+    def work(s, worker):
+        for rows in bands:
+            col = conv.columns(x, s, rows, worker)                   # (n, G, K, T)
+            gy_t = gy_g[s, :, :, conv.positions(rows)]               # (n, G, O/G, T)
+            if _merge(col):
+                # (G, O/G, n·T) @ (G, n·T, K): one product sums over the tile's samples
+                parts[worker] += xp.matmul(_merge_samples(gy_t),
+                                           _merge_samples(col).transpose(0, 2, 1))
+                continue
+            # (n, G, O/G, T) @ (n, G, T, K): colᵀ is a view that BLAS reads as is
+            per_sample = workspace.buffer(f"gw{worker}", (len(col),) + parts[worker].shape,
+                                          x.dtype, xp)
+            for gw_n in xp.matmul(gy_t, col.transpose(0, 1, 3, 2), out=per_sample):
+                parts[worker] += gw_n
+    threads.parallel_for(samples, work, workers)
+    return sum(parts[1:], parts[0]).reshape(weight_shape)
+
+
+def conv2d_forward_reference(x, weight, bias, stride, padding, dilation, groups,
+                             out_size=None):
+    """Whole columns, one matmul: y[n, g] = W[g] · col[n, g] + b (NumPy only)."""
+    N, C = x.shape[:2]
+    O, _, KH, KW = weight.shape
+    G = groups
+    col = im2col_reference(x, (KH, KW), stride, padding, dilation, out_size)
+    OH, OW = col.shape[4:]
+    col = col.reshape(N, G, C // G * KH * KW, OH * OW)             # (N, G, K, P)
+    y = np.matmul(weight.reshape(G, O // G, -1), col)              # (N, G, O/G, P)
+    y = y.reshape(N, O, OH, OW)
+    return y if bias is None else y + bias.reshape(O, 1, 1)
+
+
+def conv2d_input_grad_reference(gy, weight, input_shape, stride, padding, dilation, groups):
+    """gx = col2im(W[g]ᵀ · gy[n, g]) over the whole column matrix (NumPy only)."""
+    N, C = input_shape[:2]
+    O, _, KH, KW = weight.shape
+    G, (OH, OW) = groups, gy.shape[2:]
+    w_t = weight.reshape(G, O // G, -1).transpose(0, 2, 1)         # (G, K, O/G)
+    gcol = np.matmul(w_t, gy.reshape(N, G, O // G, OH * OW))       # (N, G, K, P)
+    return col2im_reference(gcol.reshape(N, C, KH, KW, OH, OW), input_shape, stride, padding,
+                            dilation)
+
+
+def conv2d_weight_grad_reference(x, gy, weight_shape, stride, padding, dilation, groups):
+    """gW[g] = Σ_n gy[n, g] · col[n, g]ᵀ over the whole column matrix (NumPy only)."""
+    N, C = x.shape[:2]
+    O, _, KH, KW = weight_shape
+    G, (OH, OW) = groups, gy.shape[2:]
+    col = im2col_reference(x, (KH, KW), stride, padding, dilation, (OH, OW))
+    col = col.reshape(N, G, C // G * KH * KW, OH * OW)             # (N, G, K, P)
+    gy_g = gy.reshape(N, G, O // G, OH * OW)                       # (N, G, O/G, P)
+    return np.matmul(gy_g, col.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight_shape)
+
+
+@dataclass(frozen=True)
+class _Conv:
+    """The geometry of one convolution, and how its work is cut into tiles."""
+    weight_shape: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+    out_size: tuple
+
+    @property
+    def kernel(self):
+        return tuple(self.weight_shape[2:])
+
+    def pointwise(self, x_shape):
+        """A 1×1 kernel with stride 1 and no padding: col[n] is x[n] itself."""
+        return (self.kernel == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
+                and self.out_size == tuple(x_shape[2:]))
+
+    def tiles(self, x_shape, dtype, xp):
+        """(sample slices, row slices, workers) of one product: the workers the threading
+        policy grants its multiply-adds (1 on the GPU), and tiles for them (workspace.tiles);
+        never more workers than sample slices."""
+        N, C = x_shape[:2]
+        O, KH, KW = self.weight_shape[0], *self.kernel
+        OH, OW = self.out_size
+        macs = N * O * C // self.groups * KH * KW * OH * OW
+        workers = threads.workers_for(N, macs, threads.GEMM_GRAIN) if xp is np else 1
+        row_bytes = C * KH * KW * OW * np.dtype(dtype).itemsize
+        samples, bands = workspace.tiles(N, OH, row_bytes, xp, workers,
+                                         one_product_per_sample=OH * OW >= MERGE_BELOW)
+        return samples, bands, min(workers, len(samples))
+
+    def positions(self, rows):
+        """The flat output positions p = oh·OW + ow of the band of output rows ``rows``."""
+        return slice(rows.start * self.out_size[1], rows.stop * self.out_size[1])
+
+    def columns(self, x, s, rows, worker):
+        """col (n, G, K, T) of samples s and output rows ``rows``, T = (rows) · OW."""
+        C, H, W = x.shape[1:]
+        G, OW = self.groups, self.out_size[1]
+        n, R = s.stop - s.start, rows.stop - rows.start
+        if self.pointwise(x.shape):                                  # a view of x
+            return x[s].reshape(n, G, C // G, H * W)[..., self.positions(rows)]
+        xp = get_array_module(x)
+        col = workspace.buffer(f"col{worker}", (n, C) + self.kernel + (R, OW), x.dtype, xp)
+        im2col(x[s], self.kernel, self.stride, self.padding, self.dilation, out=col,
+               first_row=rows.start)
+        return col.reshape(n, G, C // G * self.kernel[0] * self.kernel[1], R * OW)
+
+
+def _matmul(a, b, out):
+    """out = a @ b for a (G, M, K) and a tile b (n, G, K, T); thin tiles in one product."""
+    xp = get_array_module(b)
+    if _merge(b):                              # (G, M, K) @ (G, K, n·T), then back to (n, ...)
+        out[...] = _split_samples(xp.matmul(a, _merge_samples(b)), len(b))
+    else:
+        xp.matmul(a, b, out=out)
+
+
+def _merge(tile):
+    return tile.shape[0] > 1 and tile.shape[-1] < MERGE_BELOW
+
+
+def _merge_samples(a):
+    """(n, G, R, T) -> (G, R, n·T): the tile's samples side by side (a copy)."""
+    n, G, R, T = a.shape
+    return a.transpose(1, 2, 0, 3).reshape(G, R, n * T)
+
+
+def _split_samples(a, n):
+    """(G, R, n·T) -> (n, G, R, T), a view: the inverse of ``_merge_samples``."""
+    G, R, nT = a.shape
+    return a.reshape(G, R, n, nT // n).transpose(2, 0, 1, 3)

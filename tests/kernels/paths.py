@@ -1,0 +1,50 @@
+"""Every kernel path that a size or shape threshold chooses, forced at small sizes.
+
+The kernels pick fast paths by size (im2col's shifted taps, conv's merged samples and row
+bands, parallel launches above a grain of work). The tests use small shapes, which would only
+ever reach the small-size paths; ``forced(name)`` lowers or raises the module constants behind
+one path for the duration of a ``with`` block, so that every twin-vs-reference property runs
+once per path (``@pytest.mark.parametrize("path", ...)`` plus ``with forced(path):``).
+A new threshold gets its entry here, and the tests that cover its kernel list it.
+"""
+import contextlib
+import importlib
+
+from scratchnet.kernels import conv, threads, workspace
+
+im2col = importlib.import_module("scratchnet.kernels.im2col")   # the package exports a function
+
+NEVER = 2**62           # a threshold no test size reaches
+
+PATHS = {
+    "default": {},
+    # im2col: a stride-1 tap with OW = W copied as one shifted run, or element by element
+    "shifted taps": {(im2col, "SHIFTED_TAP_MIN"): 0},
+    "element-wise taps": {(im2col, "SHIFTED_TAP_MIN"): NEVER},
+    # conv: tiles of one output row (the bands of large maps: im2col starts at a row > 0),
+    # with either kind of tap; samples merged into one GEMM (small maps) or one product each
+    "row bands, shifted taps": {(workspace, "TILE_BYTES"): 1, (im2col, "SHIFTED_TAP_MIN"): 0},
+    "row bands, element-wise taps": {(workspace, "TILE_BYTES"): 1,
+                                     (im2col, "SHIFTED_TAP_MIN"): NEVER},
+    "merged samples": {(conv, "MERGE_BELOW"): NEVER},
+    "per-sample products": {(conv, "MERGE_BELOW"): 0},
+    # every kernel and product shared out among two workers, however little its work
+    "threads": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
+                (threads, "_num_threads"): 2},
+}
+IM2COL_PATHS = ["default", "shifted taps", "element-wise taps", "threads"]
+CONV_PATHS = list(PATHS)
+PARALLEL_PATHS = ["default", "threads"]
+
+
+@contextlib.contextmanager
+def forced(name):
+    """Set the constants of path ``name``; restore them on exit."""
+    saved = {(module, attr): getattr(module, attr) for module, attr in PATHS[name]}
+    try:
+        for (module, attr), value in PATHS[name].items():
+            setattr(module, attr, value)
+        yield
+    finally:
+        for (module, attr), value in saved.items():
+            setattr(module, attr, value)

@@ -1,0 +1,127 @@
+"""The tiled conv kernels (kernels/conv.py) equal their whole-matrix references, on every path.
+
+Inputs are integer-valued floats: every product and partial sum is then exact, so the tiled
+products (other GEMM shapes, other summation orders) must equal the references bit for bit,
+and any lost, doubled or misplaced tile shows.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scratchnet.backend import to_device, to_numpy
+from scratchnet.kernels import _shapes, workspace
+from scratchnet.kernels.conv import (conv2d_forward, conv2d_forward_reference, conv2d_input_grad,
+                                     conv2d_input_grad_reference, conv2d_weight_grad,
+                                     conv2d_weight_grad_reference)
+from tests.kernels.paths import CONV_PATHS, forced
+from tests.strategies import seeds
+
+
+@st.composite
+def conv_geometries(draw):
+    """(x shape, weight shape, stride, padding, dilation, groups, out_size), valid by
+    construction; a quarter are 1×1 pointwise, a quarter keep the size ("same": OW = W, the
+    shifted-tap case), the rest anything, with an out_size up to one past symmetric padding."""
+    groups = draw(st.integers(1, 2))
+    c, o = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(["pointwise", "same", "any", "any"]))
+    kernel = (1, 1) if mode == "pointwise" else (draw(st.integers(1, 3)),
+                                                 draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    if mode == "any":
+        stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    else:
+        stride = (1, 1)
+        padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
+    sides = []
+    for k, p, d in zip(kernel, padding, dilation):
+        smallest = max(1, d * (k - 1) + 1 - 2 * p)
+        sides.append(draw(st.integers(smallest, smallest + 5)))
+    x_shape = (draw(st.integers(1, 3)), c) + tuple(sides)
+    out = _shapes.conv_output_hw(x_shape, kernel, stride, padding, dilation)
+    if mode == "same":
+        out = tuple(sides)                                  # the extra row/column after
+    elif mode == "any":
+        out = tuple(n + draw(st.integers(0, 1)) for n in out)
+    bias = draw(st.booleans())
+    return x_shape, (o, c // groups) + kernel, stride, padding, dilation, groups, out, bias
+
+
+def _integers(rng, shape):
+    return rng.integers(-20, 21, shape).astype(np.float64)
+
+
+def _check(case, rng, device="cpu"):
+    x_shape, w_shape, stride, padding, dilation, groups, out, bias = case
+    x, w = _integers(rng, x_shape), _integers(rng, w_shape)
+    b = _integers(rng, w_shape[:1]) if bias else None
+    gy = _integers(rng, (x_shape[0], w_shape[0]) + out)
+    geometry = (stride, padding, dilation, groups)
+    symmetric = out == _shapes.conv_output_hw(x_shape, w_shape[2:], stride, padding, dilation)
+    y = conv2d_forward(to_device(x, device), to_device(w, device),
+                       None if b is None else to_device(b, device), *geometry,
+                       None if symmetric else out)          # None: the default out_size
+    gx = conv2d_input_grad(to_device(gy, device), to_device(w, device), x_shape, *geometry)
+    gw = conv2d_weight_grad(to_device(x, device), to_device(gy, device), w_shape, *geometry)
+    np.testing.assert_array_equal(to_numpy(y),
+                                  conv2d_forward_reference(x, w, b, *geometry, out))
+    np.testing.assert_array_equal(to_numpy(gx),
+                                  conv2d_input_grad_reference(gy, w, x_shape, *geometry))
+    np.testing.assert_array_equal(to_numpy(gw),
+                                  conv2d_weight_grad_reference(x, gy, w_shape, *geometry))
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+@given(case=conv_geometries(), seed=seeds)
+def test_conv_kernels_match_references(path, case, seed):
+    with forced(path):
+        _check(case, np.random.default_rng(seed))
+
+
+@pytest.mark.gpu
+@given(case=conv_geometries(), seed=seeds)
+def test_conv_kernels_on_cupy_match_references(case, seed):
+    _check(case, np.random.default_rng(seed), "cuda")
+
+
+def test_references_match_a_direct_sum():
+    """The oracle itself, against the definition y[n, o, i, j] = b[o] + Σ W·x (one group of
+    two, stride 2, padding 1, dilation 2), and its gradients as the adjoint: ⟨gy, y(x)⟩."""
+    rng = np.random.default_rng(0)
+    x, w, b = _integers(rng, (2, 4, 7, 6)), _integers(rng, (6, 2, 2, 3)), _integers(rng, (6,))
+    stride, padding, dilation, groups = (2, 1), (1, 2), (2, 1), 2
+    y = conv2d_forward_reference(x, w, b, stride, padding, dilation, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)))
+    for o in range(6):
+        g = o // 3
+        for i in range(y.shape[2]):
+            for j in range(y.shape[3]):
+                window = xp[:, 2 * g:2 * g + 2, 2 * i:2 * i + 3:2, j:j + 3]   # (N, 2, KH, KW)
+                np.testing.assert_array_equal(y[:, o, i, j], b[o] + (window * w[o]).sum((1, 2, 3)))
+    gy = _integers(rng, y.shape)
+    gx = conv2d_input_grad_reference(gy, w, x.shape, stride, padding, dilation, groups)
+    gw = conv2d_weight_grad_reference(x, gy, w.shape, stride, padding, dilation, groups)
+    # y is linear in x and in w: ⟨gy, y(x) − b⟩ = ⟨gx, x⟩ = ⟨gw, w⟩
+    inner = np.vdot(gy, y - b.reshape(6, 1, 1))
+    assert np.vdot(gx, x) == inner and np.vdot(gw, w) == inner
+
+
+@pytest.mark.parametrize("batch, side, kernel, padding", [
+    (4, 4, (3, 3), (1, 1)),      # 16 positions per sample: the merged-samples GEMM
+    (3, 2, (1, 1), (0, 0)),      # ResNet's smallest maps, pointwise
+])
+def test_small_maps_merge_samples_at_their_natural_size(batch, side, kernel, padding):
+    case = ((batch, 4, side, side), (6, 4) + kernel, (1, 1), padding, (1, 1), 1, (side, side),
+            True)
+    _check(case, np.random.default_rng(1))
+
+
+@pytest.mark.skipif(workspace.TILE_BYTES > 2**24, reason="the tile budget grew")
+def test_large_maps_work_in_row_bands_at_their_natural_size():
+    """One sample's columns (32·9·64 float64 = 147 KB a row, 9.4 MB for 64 rows) exceed the
+    8 MB tile: the rows come in bands, each band's columns start at a row > 0."""
+    assert len(workspace.tiles(1, 64, 32 * 9 * 64 * 8, np)[1]) > 1
+    case = ((2, 32, 64, 64), (4, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1, (64, 64), False)
+    _check(case, np.random.default_rng(2))
