@@ -13,6 +13,17 @@ naming the Function and the input (as Chainer and torch do): forward returns arr
 returns one gradient per input (None where no gradient is needed), each an array of its
 input's shape and device. A gradient in another float precision is cast to its input's, as
 torch does; any other dtype is an error.
+
+In-place ops and the version counter (torch's rules; the ops are in functional/inplace.py).
+Every Tensor has a ``VersionCounter`` (``t._version``), shared by the views of one array, and
+every in-place write adds 1. When a recorded Function has saved arrays, ``__call__`` notes,
+for each one that is (a view of) the array of an input or an output, that tensor's counter and
+version; ``saved_tensors`` compares them again before backward reads the arrays and raises
+torch's "modified by an inplace operation" error if they moved. An in-place Function
+(``inplace = True``) writes into its first input's array and returns it: ``__call__`` counts
+the new version first (so what forward saves of that array is the result), gives back the same
+Tensor object as its output, and records the op as that tensor's new ``grad_fn``, with an edge
+to its previous history (a leaf target that required no grad is a constant there).
 """
 import functools
 import heapq
@@ -131,7 +142,10 @@ class Function:
     """
 
     generation = 0  # longest path from a leaf; backward visits high generations first
+    inplace = False  # True: forward writes into its first input's array and returns it
     _saved = ()
+    _saved_versions = ()  # (position in _saved, VersionCounter, version, role, index)
+    _forward_trace = None  # where forward was called, recorded in anomaly mode
     _released = False
     _output_hooks = None  # {output index: [hook, ...]}, from Tensor.register_hook
 
@@ -144,21 +158,33 @@ class Function:
             raise not_a_tensor(type(self).__name__, inputs) from None
         self.needs_input_grad = tuple(record and t is not None and t.requires_grad
                                       for t in inputs)
-        outputs = self.forward(*(None if t is None else t.data for t in inputs))
+        if self.inplace:
+            inputs[0]._version_counter.version += 1
+        with ieee():
+            outputs = self.forward(*(None if t is None else t.data for t in inputs))
         single = not isinstance(outputs, tuple)
-        outputs = tuple(Tensor(y if type(y) is np.ndarray else checked_output(self, k, y))
-                        for k, y in enumerate((outputs,) if single else outputs))
+        if self.inplace:
+            outputs = (written_in_place(self, inputs[0], outputs),)
+        else:
+            outputs = tuple(Tensor(y if type(y) is np.ndarray else checked_output(self, k, y))
+                            for k, y in enumerate((outputs,) if single else outputs))
         if record:
             # leaves (parameters, constants) are kept; a non-leaf input is kept only as an edge
             # to its grad_fn, so its array is freed as soon as nothing else needs it
             self.inputs = tuple(t if t is None or t.grad_fn is None else Edge(t) for t in inputs)
+            if self.inplace and inputs[0].grad_fn is None:
+                self.inputs = (None,) + self.inputs[1:]  # the target was a constant before
             self.generation = max((t.grad_fn.generation + 1 for t in tensors
                                    if t.grad_fn is not None), default=0)
+            if self._saved:
+                self._saved_versions = _saved_versions(self._saved, inputs, outputs)
             self.outputs = [weakref.ref(y) for y in outputs]
             self._output_meta = [(y.data.shape, y.data.dtype) for y in outputs]
             for i, y in enumerate(outputs):
                 if y.data.dtype.kind == "f":  # integer outputs (argmax indices) carry no grad
-                    y.requires_grad, y.grad_fn, y._output_index = True, self, i
+                    if y.grad_fn is not None:  # an in-place target: its old history lets go
+                        leave_history(y)
+                    y._requires_grad, y.grad_fn, y._output_index = True, self, i
         else:
             self._saved = ()  # nothing will call backward: drop saved arrays now
         for observe in forward_observers:
@@ -181,6 +207,9 @@ class Function:
                 f"{type(self).__name__}: trying to backward through the graph a second time "
                 "(its saved arrays were freed after the first backward); pass "
                 "retain_graph=True to the first backward() to keep them")
+        for entry in self._saved_versions:
+            if entry[1].version != entry[2]:
+                raise RuntimeError(_modified_message(self, *entry))
         return self._saved
 
     @property
@@ -270,6 +299,77 @@ def not_a_tensor(op, values):
     return TypeError(f"{op}: expected Tensors as inputs")
 
 
+def ieee():
+    """Results are IEEE's, as torch's: x / 0, log 0, overflow and inf − inf give inf and nan
+    without NumPy's warnings (around every forward, and around a whole backward pass)."""
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
+def written_in_place(fn, target, returned):
+    """The output of in-place Function ``fn``: ``target`` itself, whose array forward wrote."""
+    if returned is not target.data:
+        raise RuntimeError(f"{type(fn).__name__}.forward is in place (inplace = True) but did "
+                           "not return its first input's array; write into it and return it")
+    return target
+
+
+def leave_history(tensor):
+    """``tensor`` is about to become the output of another Function (an in-place op, or a view
+    whose base changed): its old grad_fn must no longer fill its retained ``.grad``."""
+    fn = tensor.grad_fn
+    if fn.outputs[tensor._output_index]() is tensor:
+        fn.outputs[tensor._output_index] = _no_tensor
+
+
+def _no_tensor():
+    return None
+
+
+def _root(array):
+    """The object that owns an array's memory (views share it); itself for anything else."""
+    base = getattr(array, "base", None)
+    return array if base is None else base
+
+
+def _saved_versions(saved, inputs, outputs):
+    """(position, counter, version, role, index) for each saved array that is (a view of) the
+    array of an input or output tensor: which version of it backward expects. An input wins
+    over an output with the same memory (an in-place op's target, already counted)."""
+    entries = []
+    for position, array in enumerate(saved):
+        root = _root(array)
+        owner = _owner(root, inputs, "input") or _owner(root, outputs, "output")
+        if owner is not None:
+            role, index, counter = owner
+            entries.append((position, counter, counter.version, role, index))
+    return entries
+
+
+def _owner(root, tensors, role):
+    """(role, index, version counter) of the first tensor whose array lives in ``root``."""
+    for index, t in enumerate(tensors):
+        if t is not None and (t.data is root or _root(t.data) is root):
+            return role, index, t._version_counter
+    return None
+
+
+def _modified_message(fn, position, counter, version, role, index):
+    """torch's error for a saved array written in place after forward saved it."""
+    array = fn._saved[position]
+    name = type(fn).__name__
+    made_by = ""
+    if role == "output":
+        made_by = f", which is output {index} of {name},"
+    elif type(fn.inputs[index]) is Edge:
+        edge = fn.inputs[index]
+        made_by = f", which is output {edge._output_index} of {type(edge.grad_fn).__name__},"
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{array.dtype} {tuple(array.shape)}]{made_by} is at version "
+            f"{counter.version}; expected version {version} instead. {name}.backward needs it "
+            f"(its {role} {index}). Hint: run forward and backward under "
+            "sn.autograd.detect_anomaly() to see the forward call that made it.")
+
+
 def _check_same_device(op, tensors):
     devices = {t.device for t in tensors}
     if len(devices) > 1:
@@ -277,6 +377,16 @@ def _check_same_device(op, tensors):
         raise RuntimeError(f"{op}: expected all tensors on the same device, got {shown}")
 
 
+def _with_ieee_results(function):
+    """``function`` run inside ``ieee()``."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with ieee():
+            return function(*args, **kwargs)
+    return wrapper
+
+
+@_with_ieee_results
 def run_backward(root, grad, retain_graph=False):
     """Backpropagate ``grad`` from ``root`` through the recorded graph.
 
@@ -292,7 +402,7 @@ def run_backward(root, grad, retain_graph=False):
     """
     order = itertools.count()  # ties in the heap break by insertion, never by comparing Functions
     heap, pending, leaf_grads = [], {}, {}
-    taken = {id(grad)}  # no two leaves (nor a leaf and the seed) may share one array as .grad
+    taken = {id(_root(grad)): [grad]}  # memory given out as .grad (and the seed's), by owner
     waiting = _edges_into_hooked_leaves(root) if post_hooked_leaves else None
 
     def send(tensor, g):
@@ -321,10 +431,15 @@ def run_backward(root, grad, retain_graph=False):
             if fn._output_hooks and i in fn._output_hooks:
                 grads[i] = run_hooks(fn._output_hooks[i], grads[i])
             y = ref()
-            if y is not None and y._retains_grad:
-                y.grad = Tensor(grads[i])
+            if y is not None and y._retains_grad:  # summed over backward calls, as torch
+                y._grad = Tensor(grads[i].copy() if y._grad is None else y._grad.data + grads[i])
         start = time.perf_counter()
-        input_grads = fn.backward(*grads)
+        try:
+            input_grads = fn.backward(*grads)
+        except Exception as error:
+            if fn._forward_trace is not None and hasattr(error, "add_note"):
+                error.add_note(fn._forward_trace.describe(fn))  # anomaly mode (Python 3.11+)
+            raise
         seconds = time.perf_counter() - start if backward_observers else None
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -382,17 +497,24 @@ def _count_arrivals(fn, waiting, leaf_grads, taken):
 
 def _accumulate(leaf, g, taken):
     """Pass ``g`` through the leaf's hooks, add it into ``leaf.grad``, then run the leaf's
-    post-accumulate hooks. ``taken`` holds the ids of arrays already given to a leaf: met
-    again, they are copied. So is the array of a leaf with post-accumulate hooks, which
-    may write into it while the engine (or another leaf) still reads that array."""
+    post-accumulate hooks. An existing ``.grad`` is added to in place (the same Tensor and
+    array, as torch). A first gradient is taken as it is unless it overlaps memory already
+    given to another leaf (or the seed's): ``taken`` lists those arrays by the id of the array
+    owning their memory, and an overlapping gradient is copied, so that adding into one
+    ``.grad`` never changes another (the slices cat's backward hands out do not overlap).
+    So is the array of a leaf with post-accumulate hooks, which may write into it while the
+    engine (or another leaf) still reads that array."""
     g = run_hooks(leaf._hooks, g)
-    if leaf.grad is not None:
-        leaf.grad = Tensor(leaf.grad.data + g)
-    elif leaf._post_accumulate_hooks or id(g) in taken:
-        leaf.grad = Tensor(g.copy())
+    if leaf._grad is not None:
+        leaf._grad.data += g
     else:
-        leaf.grad = Tensor(g)
-        taken.add(id(g))
+        given = taken.setdefault(id(_root(g)), [])
+        shares = backend.get_array_module(g).shares_memory
+        if leaf._post_accumulate_hooks or any(shares(g, other) for other in given):
+            leaf._grad = Tensor(g.copy())
+        else:
+            leaf._grad = Tensor(g)
+            given.append(g)
     if leaf._post_accumulate_hooks:
         with no_grad():  # as torch: a hook's own ops are not recorded
             for hook in list(leaf._post_accumulate_hooks):

@@ -17,18 +17,38 @@ from .tensor_methods import TensorMethods, parse_to_args
 post_hooked_leaves = weakref.WeakValueDictionary()
 
 
+class VersionCounter:
+    """How many times a tensor's array has been written in place (torch's ``_version``).
+
+    In-place ops add 1. A Function records the version of every tensor whose array it saves
+    and checks it again before backward uses the array. Views share their base's counter
+    (a write through any of them changes the memory all of them see)."""
+
+    __slots__ = ("version",)
+
+    def __init__(self):
+        self.version = 0
+
+
 class Tensor(TensorMethods):
     """See the module docstring; torch's further methods come from TensorMethods."""
-
     # Makes ``ndarray + Tensor`` call Tensor.__radd__ instead of NumPy's elementwise loop.
     __array_priority__ = 1000
     __hash__ = object.__hash__  # __eq__ is elementwise, as in torch
     _post_accumulate_hooks = ()  # a list once register_post_accumulate_grad_hook is called
     _grad_accumulator = None     # weakref to this leaf's AccumulateGrad node (next_functions)
+    # Views (functional/_views.py): the tensor whose array this one views (torch's ``_base``,
+    # always the root), the steps from its array to this one's, whether it was made with grad
+    # mode on, and for a root the WeakSet of its views
+    _base = None
+    _view_path = None
+    _view_kind = None
+    _views = None
 
     def __init__(self, data, requires_grad=False):
         self.data = data
-        self.grad = None
+        self._grad = None
+        self._version_counter = VersionCounter()
         self.grad_fn = None
         self._output_index = 0  # which output of grad_fn this tensor is
         self._hooks = []
@@ -43,10 +63,32 @@ class Tensor(TensorMethods):
 
     @requires_grad.setter
     def requires_grad(self, flag):
+        if self.grad_fn is not None:
+            hint = "" if flag else (
+                " If you want to use a computed variable in a subgraph that doesn't require "
+                "differentiation use var_no_grad = var.detach().")
+            raise RuntimeError("you can only change requires_grad flags of leaf variables."
+                               + hint)
         if flag and self.data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients, "
                                f"got {self.data.dtype}")
         self._requires_grad = bool(flag)
+
+    @property
+    def grad(self):
+        """The gradient backward accumulated (in place, once it exists), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            _check_assigned_grad(self, value)
+        self._grad = value
+
+    @property
+    def _version(self):
+        """How many in-place writes this tensor's array has had (shared with its views)."""
+        return self._version_counter.version
 
     @property
     def shape(self):
@@ -86,6 +128,11 @@ class Tensor(TensorMethods):
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
     def __repr__(self):
         body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
         extras = []
@@ -93,6 +140,8 @@ class Tensor(TensorMethods):
             extras.append(f"dtype={self.dtype}")
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
+        if self.data.size == 0 and self.ndim > 1:  # torch shows an empty tensor's shape
+            extras.insert(0, f"size={self.shape}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
         elif self.requires_grad:
@@ -117,8 +166,10 @@ class Tensor(TensorMethods):
         return backend.to_numpy(self.data).tolist()
 
     def detach(self):
-        """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor(self.data)
+        """A new leaf sharing this tensor's data (and version counter), cut from the graph."""
+        detached = Tensor(self.data)
+        detached._version_counter = self._version_counter
+        return detached
 
     def to(self, *args, **kwargs):
         """Move and/or cast, differentiably, with torch's call forms: ``to(device)``,
@@ -205,11 +256,20 @@ class Tensor(TensorMethods):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         self._retains_grad = True
 
+    def __getstate__(self):
+        """What pickle and deepcopy take: not the view bookkeeping (weak references, and a copy
+        is a view of nothing: its array is copied on its own)."""
+        state = self.__dict__.copy()
+        for name in ("_base", "_view_path", "_view_kind", "_views", "_grad_accumulator"):
+            state.pop(name, None)
+        return state
+
     # ---- shape methods
     def reshape(self, *shape):
         return F.reshape(self, _varargs(shape))
 
-    view = reshape
+    def view(self, *shape):
+        return F.view(self, _varargs(shape))
 
     def transpose(self, dim0, dim1):
         return F.transpose(self, dim0, dim1)
@@ -325,6 +385,18 @@ class Tensor(TensorMethods):
     def __rpow__(self, base):
         return F.pow(base, self)
 
+    def __floordiv__(self, other):
+        return F.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return F.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return F.remainder(self, other)
+
+    def __rmod__(self, other):
+        return F.remainder(other, self)
+
     def __matmul__(self, other):
         return F.matmul(self, other)
 
@@ -371,10 +443,94 @@ class Tensor(TensorMethods):
     def __int__(self):
         return int(self.item())
 
+    # ---- in place (functional/inplace.py): the same Tensor, its array written, its version
+    # counted; `@=` has no in-place form, as in torch (it rebinds the name to x @ y)
+    def __iadd__(self, other):
+        return F.inplace.add_(self, other)
+
+    def __isub__(self, other):
+        return F.inplace.sub_(self, other)
+
+    def __imul__(self, other):
+        return F.inplace.mul_(self, other)
+
+    def __itruediv__(self, other):
+        return F.inplace.div_(self, other)
+
+    def __ifloordiv__(self, other):
+        return F.inplace.floor_divide_(self, other)
+
+    def __imod__(self, other):
+        return F.inplace.remainder_(self, other)
+
+    def __ipow__(self, exponent):
+        return F.inplace.pow_(self, exponent)
+
+    def __setitem__(self, index, value):
+        F.inplace.setitem_(self, index, value)
+
+    def add_(self, other, alpha=1):
+        return F.inplace.add_(self, other, alpha)
+
+    def sub_(self, other, alpha=1):
+        return F.inplace.sub_(self, other, alpha)
+
+    def mul_(self, other):
+        return F.inplace.mul_(self, other)
+
+    def div_(self, other, rounding_mode=None):
+        return F.inplace.div_(self, other, rounding_mode)
+
+    def clamp_(self, min=None, max=None):
+        return F.inplace.clamp_(self, min, max)
+
+    def relu_(self):
+        return F.relu(self, inplace=True)
+
+    def zero_(self):
+        return F.inplace.fill_(self, 0)
+
+    def fill_(self, value):
+        return F.inplace.fill_(self, value)
+
+    def copy_(self, src):
+        return F.inplace.copy_(self, src)
+
+    def uniform_(self, a=0.0, b=1.0):
+        return F.inplace.uniform_(self, a, b)
+
+    def normal_(self, mean=0.0, std=1.0):
+        return F.inplace.normal_(self, mean, std)
+
+
+def _check_assigned_grad(tensor, grad):
+    """What torch checks when ``tensor.grad = grad`` is assigned."""
+    if not isinstance(grad, Tensor):
+        kind = type(grad)
+        name = kind.__name__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__}.{kind.__qualname__}"
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                        f"{name}")
+    if grad is tensor:
+        raise RuntimeError("can't assign Variable as its own grad")
+    if grad.device != tensor.device:
+        raise RuntimeError(f"attempting to assign a gradient located on device '{grad.device}' "
+                           f"to a tensor located on device '{tensor.device}'. Please ensure "
+                           "that the gradient and the tensor are on the same device")
+    if grad.shape != tensor.shape:
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(grad.shape)}' to a "
+                           f"tensor of size '{list(tensor.shape)}'. Please ensure that the "
+                           "gradient and the tensor are the same size")
+    if grad.dtype != tensor.dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{grad.dtype}' to a "
+                           f"tensor with dtype '{tensor.dtype}'. The gradient must match the "
+                           "tensor's dtype")
+
 
 def run_hooks(hooks, grad):
     """Pass ``grad`` (an array) through each hook in turn; a hook may replace it by another
-    of the same shape (torch's rule)."""
+    of the same shape (torch's rule), which is copied: it may become a leaf's ``.grad``,
+    which later backward calls add into, and the hook's caller may still hold it."""
     for hook in hooks:
         out = hook(Tensor(grad))
         if out is not None:
@@ -383,7 +539,7 @@ def run_hooks(hooks, grad):
                 raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the "
                                    f"gradient's shape from {np.shape(grad)} to "
                                    f"{np.shape(out)}")
-            grad = out
+            grad = out if out is grad else out.copy()
     return grad
 
 

@@ -4,8 +4,8 @@ One file per family; each op is a Function class (forward and backward on arrays
 above the public function that checks its arguments and calls it.
 """
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
-from .arithmetic import (abs, add, clamp, compare, div, exp, log, matmul, mul, neg, pow, sqrt,
-                         sub)
+from .arithmetic import (abs, add, clamp, compare, div, exp, floor_divide, log, matmul, mul,
+                         neg, pow, remainder, sqrt, sub)
 from .conversion import cast, to_device
 from .conv import conv2d
 from .dropout import dropout, dropout2d
@@ -18,6 +18,7 @@ from .pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d,
 from .reduction import argmax, argmin, max, mean, min, sum, var
 from .shape import (cat, chunk, flatten, getitem, permute, reshape, split, squeeze, stack,
                     transpose, unsqueeze, view)
+from . import inplace  # Tensor's in-place methods: F.inplace.add_, ...
 
 # the idioms torch users type (issue 15), one file per family
 from .aggregate import all, any, cumsum, logsumexp, norm, prod, std

@@ -1,5 +1,6 @@
 """Shared argument handling for ops: scalars as tensors, broadcasting, dtype rules, dims."""
 import functools
+import math
 
 import numpy as np
 
@@ -54,11 +55,70 @@ def _scalar_like(value, ref, xp):
         dtype = np.float32
     elif isinstance(value, (int, float, np.number)):
         dtype = ref.dtype if ref.dtype.kind != "b" else np.asarray(value).dtype
+        if isinstance(value, int) and dtype.kind in "iu":
+            value = wrapped_int(value, dtype)
     else:
         arr = xp.asarray(value)  # an ndarray or list: an ordinary constant tensor
         return Tensor(arr.astype(np.float32) if arr.dtype == np.float64
                       and not hasattr(value, "dtype") else arr)
     return Tensor(xp.asarray(value, dtype=dtype))
+
+
+def wrapped_int(value, dtype):
+    """A Python int as an element of integer ``dtype`` the way torch takes it in arithmetic and
+    comparisons: modulo 2**bits (``int8_tensor + 300`` adds 44), an OverflowError only beyond
+    the 64-bit range."""
+    if value >= 2 ** 64:
+        raise OverflowError("int too big to convert")
+    if value < -2 ** 63:
+        raise OverflowError("can't convert negative int to unsigned")
+    bits = 8 * np.dtype(dtype).itemsize
+    value %= 1 << bits
+    if np.dtype(dtype).kind == "i" and value >= 1 << (bits - 1):
+        value -= 1 << bits
+    return value
+
+
+# torch's names for dtypes: its ScalarType (in "result type Float can't be cast ...") and the
+# C type (in "value cannot be converted to type int8_t without overflow")
+_TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                "float64": "Double"}
+_C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+            "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+def torch_name(dtype):
+    return _TORCH_NAMES.get(np.dtype(dtype).name, str(dtype))
+
+
+def can_cast(source, target):
+    """torch's rule for writing a result of dtype ``source`` into a tensor of dtype ``target``
+    (in-place ops): never float into integer or bool, nor integer into bool."""
+    return _CATEGORY[np.dtype(source).kind] <= _CATEGORY[np.dtype(target).kind]
+
+
+def check_scalar_fits(value, dtype):
+    """torch's check when a Python number becomes an element of ``dtype`` (fill_, setitem,
+    clamp bounds): integers must lie in the type's range (unsigned ones accept down to
+    −max, which wraps), floats must be finite there; floats must not overflow a float type."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return
+    if isinstance(value, (int, np.integer)) and not -2 ** 63 <= value < 2 ** 64:
+        raise OverflowError("int too big to convert")
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low = -int(info.max) if dtype.kind == "u" else int(info.min)
+        if isinstance(value, (float, np.floating)):
+            fits = math.isfinite(value) and low - 1 < value < int(info.max) + 1
+        else:
+            fits = low <= int(value) <= info.max
+    else:
+        fits = not (math.isfinite(value) and abs(value) > np.finfo(dtype).max)
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dtype.name]} without "
+                           "overflow")
 
 
 def _cast(t, dtype):

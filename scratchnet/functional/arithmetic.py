@@ -9,7 +9,8 @@ from .. import backend
 from ..function import Function
 from ..kernels import threads
 from ..tensor import Tensor
-from ._operands import as_float, as_operands, check_same_float_dtype, unbroadcast
+from ._operands import (as_float, as_operands, check_same_float_dtype, check_scalar_fits,
+                        unbroadcast)
 from .selection import clamp_tensor
 
 
@@ -25,7 +26,14 @@ class AddFunction(Function):
 def add(input, other, alpha=1):
     """y = a + alpha·b (broadcast). Backward: ga = gy, gb = alpha·gy, each summed to its shape."""
     a, b = as_operands("add", input, other)
+    _check_alpha(a, alpha)
     return AddFunction()(a, b if alpha == 1 else mul(b, alpha))
+
+
+def _check_alpha(a, alpha):
+    if a.dtype.kind != "f" and isinstance(alpha, (float, np.floating)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
 
 
 class SubFunction(Function):
@@ -37,9 +45,23 @@ class SubFunction(Function):
         return unbroadcast(gy, self.shapes[0]), unbroadcast(-gy, self.shapes[1])
 
 
-def sub(input, other):
-    """y = a − b. Backward: ga = gy, gb = −gy."""
-    return SubFunction()(*as_operands("sub", input, other))
+def sub(input, other, alpha=1):
+    """y = a − alpha·b. Backward: ga = gy, gb = −alpha·gy. Bool operands are refused, as torch
+    does (a mask is inverted with ``~``)."""
+    a, b = as_operands("sub", input, other)
+    if a.dtype.kind == "b" and b.dtype.kind == "b":
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if a.dtype.kind == "b" or b.dtype.kind == "b" or _is_bool(input) or _is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                           "supported. If you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
+    _check_alpha(a, alpha)
+    return SubFunction()(a, b if alpha == 1 else mul(b, alpha))
+
+
+def _is_bool(value):
+    return isinstance(value, Tensor) and value.dtype.kind == "b"
 
 
 class MulFunction(Function):
@@ -73,9 +95,90 @@ class DivFunction(Function):
         return ga, gb
 
 
-def div(input, other):
-    """y = a / b. Backward: ga = gy / b, gb = −gy·a / b²."""
-    return DivFunction()(*as_operands("div", input, other))
+def div(input, other, rounding_mode=None):
+    """y = a / b (true division: integers give float32). Backward: ga = gy / b,
+    gb = −gy·a / b². ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient towards
+    zero or down, in the operands' dtype; its gradient is zero, as torch's."""
+    a, b = as_operands("div", input, other)
+    if rounding_mode is None:
+        return DivFunction()(a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
+    return RoundedDivFunction(rounding_mode)(a, b)
+
+
+def _check_integer_divisor(op, b):
+    """Integer division by zero: torch raises (NumPy would give 0 with a warning)."""
+    if b.dtype.kind in "iub" and not bool((b != 0).all()):
+        raise RuntimeError(f"{op}: ZeroDivisionError")
+
+
+class RoundedDivFunction(Function):
+    """y = trunc(a / b) or floor(a / b), in the operands' dtype. Backward: zero, as torch."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def forward(self, a, b):
+        _check_integer_divisor(f"div(rounding_mode={self.mode!r})", b)
+        self.shapes = a.shape, b.shape
+        xp = backend.get_array_module(a)
+        if self.mode == "floor":
+            return xp.floor_divide(a, b)
+        if a.dtype.kind == "f":
+            return xp.trunc(a / b)
+        return xp.sign(a) * xp.sign(b) * (xp.abs(a) // xp.abs(b))
+
+    def backward(self, gy):
+        xp = backend.get_array_module(gy)
+        return tuple(xp.zeros(shape, gy.dtype) if need else None
+                     for shape, need in zip(self.shapes, self.needs_input_grad))
+
+
+class FloorDivideFunction(Function):
+    """y = ⌊a / b⌋ (Python's ``//``). torch defines no derivative for it: backward raises."""
+
+    def forward(self, a, b):
+        _check_integer_divisor("floor_divide", b)
+        return backend.get_array_module(a).floor_divide(a, b)
+
+    def backward(self, gy):
+        raise RuntimeError("derivative for floor_divide is not implemented")
+
+
+def floor_divide(input, other):
+    """y = ⌊a / b⌋ elementwise (``a // b``), in the operands' dtype; x // 0 is inf/nan for
+    floats and an error for integers. Not differentiable (torch raises in backward too)."""
+    a, b = as_operands("floor_divide", input, other)
+    if a.dtype.kind == "b":
+        raise NotImplementedError('"div_floor_cpu" not implemented for \'Bool\'')
+    return FloorDivideFunction()(a, b)
+
+
+class RemainderFunction(Function):
+    def forward(self, a, b):
+        _check_integer_divisor("remainder", b)
+        self.save_for_backward(a, b)
+        return backend.get_array_module(a).remainder(a, b)
+
+    def backward(self, gy):
+        a, b = self.saved_tensors
+        xp = backend.get_array_module(gy)
+        ga = unbroadcast(gy, a.shape) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            gb = unbroadcast(-gy * xp.floor_divide(a, b), b.shape)
+        return ga, gb
+
+
+def remainder(input, other):
+    """y = a − ⌊a / b⌋·b (Python's ``%``: the sign of b). Backward: ga = gy,
+    gb = −gy·⌊a / b⌋."""
+    a, b = as_operands("remainder", input, other)
+    if a.dtype.kind == "b":
+        raise NotImplementedError('"remainder_cpu" not implemented for \'Bool\'')
+    return RemainderFunction()(a, b)
 
 
 class NegFunction(Function):
@@ -88,6 +191,10 @@ class NegFunction(Function):
 
 def neg(input):
     """y = −x. Backward: gx = −gy."""
+    if input.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
     return NegFunction()(input)
 
 
@@ -113,7 +220,10 @@ class PowFunction(Function):
 
 def pow(input, exponent):
     """y = x^p. Backward: gx = gy·p·x^(p−1), gp = gy·x^p·ln x."""
-    return PowFunction()(*as_operands("pow", input, exponent))
+    a, p = as_operands("pow", input, exponent)
+    if a.dtype.kind in "iu" and isinstance(exponent, (int, np.integer)) and exponent < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return PowFunction()(a, p)
 
 
 class ExpFunction(Function):
@@ -199,11 +309,19 @@ class ClampFunction(Function):
 
 def clamp(input, min=None, max=None):
     """y = min(max(x, low), high). Backward: gx = gy where low ≤ x ≤ high (inclusive), else 0.
-    Tensor bounds broadcast and get their own gradients (``selection.clamp_tensor``)."""
+    Tensor bounds broadcast and get their own gradients (``selection.clamp_tensor``).
+
+    dtypes as torch: an integer tensor with a float bound gives float32; an integer bound
+    must fit the tensor's integer dtype."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return clamp_tensor(input, min, max)
+    numbers = [b for b in (min, max) if isinstance(b, (bool, int, float, np.number))]
+    if input.dtype.kind != "f" and any(isinstance(b, (float, np.floating)) for b in numbers):
+        input = as_float(input)
+    for bound in numbers:
+        check_scalar_fits(bound, input.dtype)
     return ClampFunction(min, max)(input)
 
 
@@ -251,7 +369,14 @@ def matmul(input, other):
 
 
 def compare(input, other, op):
-    """Elementwise comparison (eq, ne, lt, le, gt, ge): a bool tensor with no gradient."""
+    """Elementwise comparison (eq, ne, lt, le, gt, ge): a bool tensor with no gradient.
+
+    Against anything but a tensor, an array or a number (None, a list, a string) it returns
+    NotImplemented, so that Python answers: ``t == None`` is False and ``t < None`` a TypeError,
+    as with torch."""
+    if not isinstance(other, (Tensor, bool, int, float, np.number, np.ndarray)) and not \
+            backend.is_cupy(other):
+        return NotImplemented
     a, b = as_operands(op, input, other)
     xp = backend.get_array_module(a.data)
     return Tensor(getattr(xp, {"eq": "equal", "ne": "not_equal", "lt": "less",

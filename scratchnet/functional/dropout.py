@@ -5,23 +5,29 @@ the input and evaluation is the identity (torch's convention; the 2012 AlexNet p
 multiplied by 1 − p at test time). Masks come from ``scratchnet.random.generator``, so
 ``scratchnet.manual_seed`` reproduces them.
 """
+import numpy as np
+
 from .. import backend, random
 from ..function import Function
+from . import inplace as _inplace
 
 
 class DropoutFunction(Function):
     """y = x · mask / (1 − p), with a 0/1 mask of ``mask_shape`` (broadcasting against x) drawn
-    in forward and saved for backward: gx = gy · mask / (1 − p)."""
+    in forward and saved for backward: gx = gy · mask / (1 − p). ``inplace``: y is written
+    into x's array."""
 
-    def __init__(self, p, mask_shape):
-        self.p, self.mask_shape = p, mask_shape
+    def __init__(self, p, mask_shape, inplace=False):
+        self.p, self.mask_shape, self.inplace = p, mask_shape, inplace
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        draws = random.generator(xp).random(self.mask_shape, dtype=x.dtype)
+        # float16 masks are drawn in float32 (NumPy's generator has no float16)
+        draw_dtype = x.dtype if x.dtype != np.float16 else np.float32
+        draws = random.generator(xp).random(self.mask_shape, dtype=draw_dtype)
         mask = draws >= self.p                                       # P(keep) = 1 − p
         self.save_for_backward(mask)
-        y = x * mask
+        y = xp.multiply(x, mask, out=x if self.inplace else None)
         y *= x.dtype.type(self._scale())
         return y
 
@@ -36,13 +42,16 @@ class DropoutFunction(Function):
         return 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
 
 
-def _dropout(op, input, p, training, mask_shape):
+def _dropout(op, input, p, training, mask_shape, inplace):
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
     if not training:
         return input
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point input, got {input.dtype}")
+    if inplace:
+        return _inplace.run(op + "_", input, DropoutFunction(p, mask_shape, inplace=True),
+                            lambda t: _dropout(op, t, p, training, mask_shape, False))
     return DropoutFunction(p, mask_shape)(input)
 
 
@@ -50,10 +59,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1 − p) (training only).
 
     Shapes: any -> same. Forward: y = x·mask/(1 − p), mask_i ~ Bernoulli(1 − p). Backward:
-    gx = gy·mask/(1 − p). With ``training=False`` the input is returned unchanged.
-    ``inplace`` is accepted for torch compatibility; scratchnet always returns a new tensor.
+    gx = gy·mask/(1 − p). With ``training=False`` the input is returned unchanged (also with
+    ``inplace=True``, which otherwise writes y into x's array and returns x, as torch).
     """
-    return _dropout("dropout", input, p, training, input.shape)
+    return _dropout("dropout", input, p, training, input.shape, inplace)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -66,4 +75,4 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout2d: feature dropout requires at least 2 dimensions (N, C, *), "
                          f"got input of shape {input.shape}")
     return _dropout("dropout2d", input, p, training,
-                    input.shape[:2] + (1,) * (input.ndim - 2))
+                    input.shape[:2] + (1,) * (input.ndim - 2), inplace)

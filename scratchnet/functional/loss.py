@@ -8,10 +8,17 @@ Cross-entropy's backward is then one line,
     ∂L/∂x_nk = (−q_nk + p_nk · Σ_c q_nc) / D        (p = softmax(x)),
 
 which for a plain one-hot target and mean reduction is the familiar (p − onehot) / N.
+
+The loss itself is computed as torch computes it, so that −inf logits (masked classes) give
+torch's values: with class indices, −w_t·logp_t is taken at the target only (a −inf in another
+class costs nothing, an ignored position is skipped), never as Σ_c q_c·logp_c, where
+0·(−inf) would be nan; with probabilities, as the sum over classes (nan there, as torch).
 """
+import numpy as np
+
 from .. import backend
 from ..function import Function
-from ._operands import check_tensor
+from ._operands import check_tensor, torch_name
 from .activation import log_softmax_array
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -42,6 +49,36 @@ def _target_weights(x, t, weight, ignore_index, reduction, label_smoothing):
     return q, (float(w_y.sum()) if reduction == "mean" else 1)
 
 
+def _index_losses(logp, t, w, ignore_index, eps):
+    """Per-position losses for class indices t: −(1 − ε)·w_t·logp_t − (ε/C)·Σ_c w_c·logp_c, and
+    0 where t is ignore_index (as torch: no 0·(−inf) at other classes or ignored positions)."""
+    xp = backend.get_array_module(logp)
+    C = logp.shape[1]
+    w = xp.ones(C, logp.dtype) if w is None else w.astype(logp.dtype)
+    valid = t != ignore_index                                   # (N, d...)
+    t_safe = xp.where(valid, t, 0)
+    picked = xp.take_along_axis(logp, t_safe[:, None], axis=1)[:, 0]
+    losses = -(1 - eps) * w[t_safe] * picked
+    if eps:
+        w_c = w.reshape((1, C) + (1,) * (logp.ndim - 2))
+        losses = losses - (eps / C) * (w_c * logp).sum(axis=1)
+    return xp.where(valid, losses, 0).astype(logp.dtype, copy=False)
+
+
+def _zero_total_weight_grad(t, ignore_index, shape, rows):
+    """torch's gradient for a mean whose total target weight is 0 (every target ignored or of
+    weight 0): 0 at ignored positions, nan at the others (0/0): the whole row for
+    cross-entropy (``rows``), the target class for nll_loss."""
+    xp = backend.get_array_module(t)
+    valid = t != ignore_index
+    if rows:
+        nan_at = xp.broadcast_to(valid[:, None], shape)
+    else:
+        nan_at = xp.zeros(shape, bool)
+        xp.put_along_axis(nan_at, xp.where(valid, t, 0)[:, None], valid[:, None], axis=1)
+    return xp.where(nan_at, xp.nan, 0)
+
+
 def _check_class_target(op, input, target, weight, ignore_index, reduction):
     check_tensor(op, input, target, weight)
     if reduction not in REDUCTIONS:
@@ -58,6 +95,9 @@ def _check_class_target(op, input, target, weight, ignore_index, reduction):
                              f"{input.shape}, got {target.shape}")
         return
     expected = (input.shape[0],) + input.shape[2:]
+    if target.dtype.kind in "iu" and target.dtype not in (np.int64, np.uint8):
+        raise RuntimeError(f"{op}: expected target dtype to be Long or Byte, but got "
+                           f"{torch_name(target.dtype)}")
     if target.dtype.kind not in "iu" or target.shape != expected:
         raise ValueError(f"{op}: expected an integer target of shape {expected} for input of "
                          f"shape {input.shape}, got {target.dtype} {target.shape}")
@@ -77,19 +117,22 @@ def _batched(input, target):
 def _reduce(losses, divisor, reduction):
     """Per-position losses (N, d...) summed and divided by D; when a mean finds every target
     ignored that is 0 / 0 = nan, as in torch."""
-    return losses if reduction == "none" else losses.sum() / divisor
+    if reduction == "none":
+        return losses
+    return losses.sum() / losses.dtype.type(divisor)
 
 
 def _upstream(gy, divisor, reduction):
-    """gy as it reaches each position: (N, d...) -> (N, 1, d...) for "none", else gy / D, and 0
-    rather than nan when D = 0 (torch's gradient when every target is ignored)."""
+    """gy as it reaches each position: (N, d...) -> (N, 1, d...) for "none", else gy / D (0 for
+    an empty batch; a zero total weight of class indices is ``_zero_total_weight_grad``)."""
     if reduction == "none":
         return gy[:, None]
     return gy / divisor if divisor else gy * 0
 
 
 class CrossEntropyFunction(Function):
-    """Inputs: logits x, target t, class weights w or None (t and w get no gradient)."""
+    """Inputs: logits x, target t, class weights w or None (w gets no gradient; t only as
+    probabilities: ∂L/∂t_c = −(1 − ε)·w_c·logp_c / D)."""
 
     def __init__(self, ignore_index, reduction, label_smoothing):
         self.ignore_index, self.reduction = ignore_index, reduction
@@ -97,16 +140,35 @@ class CrossEntropyFunction(Function):
 
     def forward(self, x, t, w):
         xp = backend.get_array_module(x)
-        q, self.divisor = _target_weights(x, t, w, self.ignore_index, self.reduction,
-                                          self.label_smoothing)
+        eps = self.label_smoothing
+        q, self.divisor = _target_weights(x, t, w, self.ignore_index, self.reduction, eps)
         logp = log_softmax_array(x, axis=1)
-        self.save_for_backward(xp.exp(logp), q)
-        return _reduce(-(q * logp).sum(axis=1), self.divisor, self.reduction)
+        if t.dtype.kind == "f":
+            losses = -(q * logp).sum(axis=1)
+        else:
+            losses = _index_losses(logp, t, w, self.ignore_index, eps)
+        self.save_for_backward(xp.exp(logp), q, t, w,
+                               logp if self.needs_input_grad[1] else None)
+        return _reduce(losses, self.divisor, self.reduction)
 
     def backward(self, gy):
-        p, q = self.saved_tensors
-        gy = _upstream(gy, self.divisor, self.reduction)
-        return (p * q.sum(axis=1, keepdims=True) - q) * gy, None, None
+        p, q, t, w, logp = self.saved_tensors
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            if self.divisor == 0 and t.dtype.kind != "f":
+                gx = _zero_total_weight_grad(t, self.ignore_index, p.shape, rows=True)
+                gx = gx.astype(p.dtype)
+            else:
+                up = _upstream(gy, self.divisor, self.reduction)
+                gx = (p * q.sum(axis=1, keepdims=True) - q) * up
+        if self.needs_input_grad[1]:
+            xp = backend.get_array_module(gy)
+            C = p.shape[1]
+            w = xp.ones(C, p.dtype) if w is None else w.astype(p.dtype)
+            w_c = w.reshape((1, C) + (1,) * (p.ndim - 2))
+            up = _upstream(gy, self.divisor, self.reduction)
+            gt = -(1 - self.label_smoothing) * w_c * logp * up
+        return gx, gt, None
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -134,11 +196,15 @@ class NLLLossFunction(Function):
 
     def forward(self, logp, t, w):
         q, self.divisor = _target_weights(logp, t, w, self.ignore_index, self.reduction, 0.0)
-        self.save_for_backward(q)
-        return _reduce(-(q * logp).sum(axis=1), self.divisor, self.reduction)
+        self.save_for_backward(q, t)
+        losses = _index_losses(logp, t, w, self.ignore_index, 0.0)
+        return _reduce(losses, self.divisor, self.reduction)
 
     def backward(self, gy):
-        (q,) = self.saved_tensors
+        q, t = self.saved_tensors
+        if self.divisor == 0:
+            gx = _zero_total_weight_grad(t, self.ignore_index, q.shape, rows=False)
+            return gx.astype(q.dtype), None, None
         return -q * _upstream(gy, self.divisor, self.reduction), None, None
 
 

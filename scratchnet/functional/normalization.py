@@ -24,6 +24,8 @@ class BatchNormFunction(Function):
 
     def forward(self, x, weight, bias):
         xp = backend.get_array_module(x)
+        if x.size == 0:  # an empty batch: nothing to normalise, statistics untouched (torch)
+            return xp.zeros_like(x)
         N, C = x.shape[:2]
         x3 = xp.ascontiguousarray(x).reshape(N, C, -1)          # (N, C, *) -> (N, C, L)
         if self.training:
@@ -53,8 +55,13 @@ class BatchNormFunction(Function):
         running_var += momentum * unbiased.astype(running_var.dtype)
 
     def backward(self, gy):
-        x3, mean, invstd, a = self.saved_tensors
         need_x, need_w, need_b = self.needs_input_grad
+        if gy.size == 0:  # an empty batch: every gradient is zero
+            xp = backend.get_array_module(gy)
+            zeros = xp.zeros(gy.shape[1], gy.dtype)
+            return (xp.zeros_like(gy) if need_x else None, zeros if need_w else None,
+                    zeros.copy() if need_b else None)
+        x3, mean, invstd, a = self.saved_tensors
         gy3 = backend.get_array_module(gy).ascontiguousarray(gy).reshape(x3.shape)
         gx, gw, gb = bn_kernels.backward(x3, gy3, mean, invstd, a, self.training, need_x)
         return (None if gx is None else gx.reshape(gy.shape), gw if need_w else None,
@@ -101,7 +108,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f"shape {input.shape} has {C} channels")
     if training:
         values = input.numel() // max(C, 1)
-        if values <= 1:
+        if values == 1 and C:  # torch's rule: one value per channel (an empty batch passes)
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
                              f"input of shape {input.shape}")
         running = None
@@ -124,12 +131,16 @@ class LocalResponseNormFunction(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
+        if x.size == 0:  # an empty batch or no channels
+            return xp.zeros_like(x)
         x3 = xp.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)  # (N, C, *) -> (N, C, L)
         y, scale = lrn_forward(x3, *self.params)
         self.save_for_backward(x3, scale)
         return y.reshape(x.shape)
 
     def backward(self, gy):
+        if gy.size == 0:
+            return backend.get_array_module(gy).zeros_like(gy)
         x3, scale = self.saved_tensors
         gy3 = backend.get_array_module(gy).ascontiguousarray(gy).reshape(x3.shape)
         return lrn_backward(x3, scale, gy3, *self.params).reshape(gy.shape)

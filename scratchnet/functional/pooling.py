@@ -173,8 +173,9 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 class AdaptiveMaxPool2dFunction(Function):
-    """y = max over each adaptive bin; backward sends gy to the bin's first maximum. One
-    array op per bin (OH·OW of them); evenly dividing bins go to the max_pool2d kernel."""
+    """y = max over each adaptive bin; backward sends gy to the bin's first maximum, or to its
+    last NaN when it holds NaNs (torch's rule, as the max_pool2d kernel). One array op per bin
+    (OH·OW of them); evenly dividing bins go to the max_pool2d kernel."""
 
     def __init__(self, rows, cols):
         self.rows, self.cols = rows, cols
@@ -187,8 +188,11 @@ class AdaptiveMaxPool2dFunction(Function):
         winners = xp.empty(y.shape, np.int64)             # position inside the bin, row-major
         for i, (h0, h1) in enumerate(self.rows):
             for j, (w0, w1) in enumerate(self.cols):
-                win = x[..., h0:h1, w0:w1].reshape(x.shape[:-2] + (-1,))   # (..., bh·bw)
-                k = win.argmax(axis=-1)                                     # first maximum
+                size = (h1 - h0) * (w1 - w0)
+                win = x[..., h0:h1, w0:w1].reshape(x.shape[:-2] + (size,))  # (..., bh·bw)
+                nan = xp.isnan(win)
+                last_nan = size - 1 - nan[..., ::-1].argmax(axis=-1)
+                k = xp.where(nan.any(axis=-1), last_nan, win.argmax(axis=-1))
                 y[..., i, j] = xp.take_along_axis(win, k[..., None], axis=-1)[..., 0]
                 idx[..., i, j] = (h0 + k // (w1 - w0)) * W + w0 + k % (w1 - w0)
                 winners[..., i, j] = k

@@ -3,21 +3,23 @@
 Backward of a reduction broadcasts ``gy`` back over the reduced axes; ``keep`` re-inserts
 those axes (size 1) when ``keepdim=False`` removed them.
 """
+import warnings
 from collections import namedtuple
 
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
 from . import selection
-from ._operands import check_tensor, normalize_dim
+from ._operands import check_tensor, normalize_dim, torch_name
 
 # What torch.max(x, dim) returns: a (values, indices) pair with names.
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
 
 def _axes(dim, ndim):
-    """The reduced axes as a tuple, every axis when dim is None."""
-    if dim is None:
+    """The reduced axes as a tuple, every axis when dim is None or () (torch 2.13 reduces an
+    empty dim list over everything)."""
+    if dim is None or dim == ():
         return tuple(range(ndim))
     return dim if isinstance(dim, tuple) else (dim,)
 
@@ -59,26 +61,40 @@ def sum(input, dim=None, keepdim=False):
 
 
 def mean(input, dim=None, keepdim=False):
-    """y = Σ x / n over ``dim``. Backward: gx = gy / n broadcast over dim."""
+    """y = Σ x / n over ``dim``. Backward: gx = gy / n broadcast over dim. Floating point
+    input only, as torch (an integer mean has no dtype to round to)."""
+    if input.dtype.kind != "f":
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {torch_name(input.dtype)}")
     dim = normalize_dim("mean", dim, input.ndim)
     axes = _axes(dim, input.ndim)
     return sum(input, axes, keepdim) / _count(input.shape, axes)
 
 
 class VarFunction(Function):
-    def __init__(self, axes, correction, keepdim):
+    def __init__(self, axes, correction, keepdim, every_dim):
         self.axes, self.correction, self.keepdim = axes, correction, keepdim
+        self.every_dim = every_dim
 
     def forward(self, x):
-        centred = x - x.mean(axis=self.axes, keepdims=True)
+        xp = backend.get_array_module(x)
+        n = _count(x.shape, self.axes)
+        self.dof = n - self.correction
+        # n = 0 gives nan, dof <= 0 inf: IEEE division, as torch
+        centred = x - x.sum(axis=self.axes, keepdims=True) / xp.asarray(n, x.dtype)
         self.save_for_backward(centred)
-        self.divisor = _count(x.shape, self.axes) - self.correction
-        return (centred * centred).sum(axis=self.axes, keepdims=self.keepdim) / self.divisor
+        squares = (centred * centred).sum(axis=self.axes, keepdims=self.keepdim)
+        return squares / xp.maximum(xp.asarray(self.dof, x.dtype), 0)
 
     def backward(self, gy):
         (centred,) = self.saved_tensors
+        xp = backend.get_array_module(gy)
+        gy = _keep(gy, self.axes, self.keepdim)
+        if self.every_dim and self.dof <= 0:
+            # torch's rule when 2 / dof is infinite: inf·gy, and nan where x equals the mean
+            return gy * xp.where(centred == 0, xp.nan, xp.inf).astype(centred.dtype)
         # d/dx_i Σ(x_j − mean)² = 2(x_i − mean): the mean's own dependence on x_i sums to 0.
-        return _keep(gy, self.axes, self.keepdim) * (2 / self.divisor) * centred
+        return gy * (xp.asarray(2, gy.dtype) / xp.asarray(self.dof, gy.dtype)) * centred
 
 
 def variance_args(op, dim, unbiased, correction):
@@ -97,10 +113,23 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """y = Σ (x − mean)² / (n − correction) over ``dim``; correction=1 is Bessel's (torch's
     default, ``unbiased=True``). torch's call forms all work: ``var(dim, unbiased, keepdim)``,
     ``var(unbiased)``, ``var(dim, correction=c)``. Backward: gx = gy · 2(x − mean) / (n −
-    correction)."""
+    correction).
+
+    As torch, n ≤ correction gives inf (nan where every x equals the mean) with a warning; the
+    gradient is then inf·gy (nan where x is the mean) over all elements, and 2/(n − correction)
+    as written (negative or infinite) over a given ``dim``."""
+    check_tensor("var", input)
+    if input.dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     dim, correction = variance_args("var", dim, unbiased, correction)
     dim = normalize_dim("var", dim, input.ndim)
-    return VarFunction(_axes(dim, input.ndim), correction, keepdim)(input)
+    axes = _axes(dim, input.ndim)
+    kept = _count(input.shape, [d for d in range(input.ndim) if d not in axes])
+    if input.numel() // (kept or 1) - correction <= 0:  # torch's test: numel in / numel out
+        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=2)
+    return VarFunction(axes, correction, keepdim, dim is None)(input)
 
 
 class ExtremumFunction(Function):
@@ -110,8 +139,10 @@ class ExtremumFunction(Function):
         self.kind = kind
 
     def forward(self, x):
+        xp = backend.get_array_module(x)
         y = x.max() if self.kind == "max" else x.min()
-        self.save_for_backward(x == y)
+        # NaN wins (and propagates); several NaNs share the gradient as ties do, as in torch
+        self.save_for_backward(xp.isnan(x) if xp.isnan(y) else x == y)
         return y
 
     def backward(self, gy):
@@ -148,11 +179,20 @@ def _extremum(kind, input, dim, keepdim):
     check_tensor(kind, input)
     if isinstance(dim, Tensor):              # max(a, b): torch's elementwise form
         return (selection.maximum if kind == "max" else selection.minimum)(input, dim)
-    if input.numel() == 0:
-        raise RuntimeError(f"{kind}(): expected a non-empty tensor, got shape {input.shape}")
     if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError(f"{kind}(): expected a non-empty tensor, got shape "
+                               f"{input.shape}; specify the reduction dim with the 'dim' "
+                               "argument (torch: Expected reduction dim to be specified for "
+                               "input.numel() == 0)")
         return ExtremumFunction(kind)(input)
     dim = normalize_dim(kind, dim, input.ndim)
+    if input.ndim == 0:  # a 0-d tensor is its own extremum along its one "dim", at index 0
+        values, indices = _extremum(kind, input.reshape((1,)), 0, False)
+        return MaxMin(values.reshape(()), indices.reshape(()))
+    if input.shape[dim] == 0:
+        raise IndexError(f"{kind}(): Expected reduction dim {dim} to have non-zero size "
+                         f"(input of shape {input.shape}).")
     return MaxMin(*ExtremumDimFunction(kind, dim, keepdim)(input))
 
 
@@ -173,9 +213,17 @@ def _arg(kind, input, dim, keepdim):
     xp = backend.get_array_module(input.data)
     fn = xp.argmax if kind == "argmax" else xp.argmin
     if dim is None:
+        if input.numel() == 0:
+            raise IndexError(f"{kind}(): Expected reduction dim to be specified for "
+                             f"input.numel() == 0 (input of shape {input.shape}).")
         out = fn(input.data.reshape(-1))
         return Tensor(out.reshape((1,) * input.ndim) if keepdim else out).long()
     dim = normalize_dim(kind, dim, input.ndim)
+    if input.ndim == 0:
+        return Tensor(xp.zeros((), "int64"))
+    if input.shape[dim] == 0:
+        raise IndexError(f"{kind}(): Expected reduction dim {dim} to have non-zero size "
+                         f"(input of shape {input.shape}).")
     out = fn(input.data, axis=dim)
     return Tensor(xp.expand_dims(out, dim) if keepdim else out).long()
 

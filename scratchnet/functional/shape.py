@@ -2,14 +2,19 @@
 unsqueeze, indexing, cat, stack, split, chunk.
 
 Their backward moves the gradient back the same way (reshape back, inverse permutation,
-scatter into zeros, split instead of concatenate).
+scatter into zeros, split instead of concatenate). An output whose array is a view of the
+input's (reshape, permute, transpose, basic indexing, split) is a view as torch's: it shares
+the input's version counter and in-place writes through it reach the input (_views.py).
 """
+from operator import itemgetter, methodcaller
+
 import numpy as np
 
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
 from ._operands import check_tensor, normalize_dim
+from ._views import track
 
 
 class ReshapeFunction(Function):
@@ -36,10 +41,18 @@ def reshape(input, shape):
                          f"({size} elements)")
     if shape == input.shape:
         return input
-    return ReshapeFunction(shape)(input)
+    return track(ReshapeFunction(shape)(input), input, methodcaller("reshape", shape))
 
 
-view = reshape
+def view(input, shape):
+    """reshape that must not copy (torch's ``view``): x's array viewed as ``shape``, sharing its
+    memory and version counter; a layout that cannot be viewed so raises, as torch."""
+    out = reshape(input, shape)
+    if out is not input and out._base is None and input.numel():
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
+    return out
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -52,7 +65,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
                          f"tensor of shape {shape}")
-    return reshape(input, shape[:start] + (-1,) + shape[end + 1:])
+    return reshape(input, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
 
 
 def squeeze(input, dim=None):
@@ -87,7 +100,7 @@ def permute(input, dims):
     if sorted(dims) != list(range(input.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the "
                          f"{input.ndim} dims of a tensor of shape {input.shape}")
-    return PermuteFunction(dims)(input)
+    return track(PermuteFunction(dims)(input), input, methodcaller("transpose", dims))
 
 
 def transpose(input, dim0, dim1):
@@ -95,7 +108,7 @@ def transpose(input, dim0, dim1):
     dims = list(range(input.ndim))
     d0, d1 = normalize_dim("transpose", (dim0, dim1), input.ndim)
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return PermuteFunction(tuple(dims))(input)
+    return permute(input, dims)
 
 
 class GetItemFunction(Function):
@@ -116,13 +129,18 @@ class GetItemFunction(Function):
 
 def getitem(input, index):
     """y = x[index], basic or integer-array indexing. Backward: gy scattered (added) into zeros."""
-    index = _unwrap_index(index)
-    return GetItemFunction(index)(input)
+    index = unwrap_index(index)
+    parts = index if isinstance(index, tuple) else (index,)
+    if all(isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+           for i in parts):
+        index = parts + (Ellipsis,)  # NumPy's x[0] on 1-d is a scalar copy; x[0, ...] a view
+    return track(GetItemFunction(index)(input), input, itemgetter(index))
 
 
-def _unwrap_index(index):
+def unwrap_index(index):
+    """An index with Tensors and lists in it as NumPy takes it."""
     if isinstance(index, tuple):
-        return tuple(_unwrap_index(i) for i in index)
+        return tuple(unwrap_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
@@ -209,7 +227,12 @@ def split(tensor, split_size_or_sections, dim=0):
         if any(s < 0 for s in sizes) or sum(sizes) != n:
             raise ValueError(f"split: sizes {sizes} must be non-negative and sum to {n}, the "
                              f"size of dim {dim} of a tensor of shape {tensor.shape}")
-    return SplitFunction(sizes, dim)(tensor) if len(sizes) > 1 else (tensor,)
+    if len(sizes) == 1:
+        return (tensor,)
+    pieces = SplitFunction(sizes, dim)(tensor)
+    starts = np.cumsum([0] + sizes[:-1])
+    return tuple(track(piece, tensor, itemgetter((slice(None),) * dim + (slice(start, start + n),)),
+                       multiple=True) for piece, start, n in zip(pieces, starts, sizes))
 
 
 def chunk(input, chunks, dim=0):

@@ -4,8 +4,8 @@ from .module import Module
 
 
 class Dropout(Module):
-    """Zero each element with probability p in training, scaling the rest by 1/(1 − p).
-    ``inplace`` is accepted for torch compatibility; the output is always a new tensor."""
+    """Zero each element with probability p in training, scaling the rest by 1/(1 − p);
+    ``inplace=True`` writes the result into the input's array (F.dropout)."""
 
     _function = staticmethod(F.dropout)
 
@@ -17,7 +17,7 @@ class Dropout(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, input):
-        return self._function(input, self.p, self.training)
+        return self._function(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

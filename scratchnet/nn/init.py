@@ -1,20 +1,18 @@
-"""Weight initialisation, as torch.nn.init. Each function fills ``tensor.data`` in place
-(drawing from the generator that ``scratchnet.manual_seed`` seeds) and returns the tensor."""
+"""Weight initialisation, as torch.nn.init. Each function fills the tensor in place (an
+in-place write under no_grad, counted in its version; draws come from the generator that
+``scratchnet.manual_seed`` seeds) and returns the tensor."""
 import math
 
 import numpy as np
 
 from .. import backend, random
+from ..function import no_grad
+from ..tensor import Tensor
 
 
 def _fill(tensor, values):
-    tensor.data[...] = backend.to_device(np.asarray(values), tensor.device)
-    return tensor
-
-
-def _draw_dtype(tensor):
-    """Draw float32 numbers for float32 tensors (VGG's 138M weights: no float64 detour)."""
-    return np.float32 if tensor.dtype == np.float32 else np.float64
+    with no_grad():
+        return tensor.copy_(Tensor(backend.to_device(np.asarray(values), tensor.device)))
 
 
 def _calculate_fan_in_and_fan_out(tensor):
@@ -45,19 +43,13 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def uniform_(tensor, a=0.0, b=1.0):
-    dtype = _draw_dtype(tensor)
-    values = random.generator().random(tensor.shape, dtype=dtype)
-    values *= dtype(b - a)
-    values += dtype(a)
-    return _fill(tensor, values)
+    with no_grad():
+        return tensor.uniform_(a, b)
 
 
 def normal_(tensor, mean=0.0, std=1.0):
-    dtype = _draw_dtype(tensor)
-    values = random.generator().standard_normal(tensor.shape, dtype=dtype)
-    values *= dtype(std)
-    values += dtype(mean)
-    return _fill(tensor, values)
+    with no_grad():
+        return tensor.normal_(mean, std)
 
 
 def constant_(tensor, val):

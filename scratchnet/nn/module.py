@@ -215,7 +215,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor(p.grad.data * 0)
+                p.grad.zero_()  # in place, as torch: a reference to .grad sees the zeros
 
     def to(self, *args, **kwargs):
         """Move every parameter and buffer to a device ("cpu"/"cuda") and/or cast the floating
@@ -294,11 +294,14 @@ class Module:
             if mismatched:
                 lines.append("  size mismatch: " + "; ".join(mismatched))
             raise RuntimeError("\n".join(lines))
+        params = dict(self.named_parameters())
         for key, target in own.items():
             if key in state_dict:
                 xp = backend.get_array_module(target)
                 source = backend.to_device(_array(state_dict[key]), backend.device_of(target))
                 target[...] = xp.asarray(source).astype(target.dtype, copy=False)
+                if key in params:  # an in-place write, counted as torch's copy_ counts it
+                    params[key]._version_counter.version += 1
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing

@@ -92,7 +92,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.zero_()
 
     def step(self, closure=None):
         """Update every parameter that has a ``.grad``; those with ``grad is None`` are skipped.
@@ -119,6 +119,7 @@ class Optimizer:
         for p, grad, group in updates:
             state = self.state.get(p, {})  # .get: no entry for rules that keep no buffer
             self._update(p.data, grad, state, group)
+            p._version_counter.version += 1  # an in-place write, as torch counts it
             if state:
                 self.state[p] = state
         return loss
