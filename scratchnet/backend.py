@@ -4,6 +4,7 @@ Op code is written once against ``xp = get_array_module(*arrays)``. This module 
 place that imports CuPy, and it does so lazily: ``import scratchnet`` never needs it.
 """
 import functools
+import importlib
 
 import numpy as np
 
@@ -92,6 +93,13 @@ def cupy_module():
     if cupy is None:
         raise RuntimeError(f"device 'cuda' is not available: {why}")
     return cupy
+
+
+def cupy_submodule(name):
+    """A submodule of CuPy's (``"cupyx.scipy.special"``, ``"cupy.cuda.nccl"``): the one place,
+    with ``cupy_module``, that imports CuPy. ImportError when this CuPy lacks it."""
+    cupy_module()
+    return importlib.import_module(name)
 
 
 def cuda_is_available():

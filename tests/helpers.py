@@ -1,6 +1,5 @@
 """What the tests share: the device and dtype lists, finite differences, parity with torch,
 and the global state every test must leave as it found it."""
-import numba
 import numpy as np
 import pytest
 
@@ -95,7 +94,7 @@ def global_state():
             "workspace limit": (workspace._limit, workspace.get_workspace_limit()),
             "forward observers": list(function.forward_observers),
             "backward observers": list(function.backward_observers),
-            "Numba threads": numba.get_num_threads()}
+            "threads": sn.get_num_threads()}
 
 
 def restore_global_state(state):
@@ -104,7 +103,7 @@ def restore_global_state(state):
     sn.set_workspace_limit(state["workspace limit"][0])
     function.forward_observers[:] = state["forward observers"]
     function.backward_observers[:] = state["backward observers"]
-    numba.set_num_threads(state["Numba threads"])
+    sn.set_num_threads(state["threads"])
 
 
 def state_changes(before, after):

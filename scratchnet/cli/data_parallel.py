@@ -21,6 +21,7 @@ import sys
 
 from .. import distributed
 from ..data import DistributedSampler
+from ..kernels import set_num_threads
 from ..nn import SyncBatchNorm
 from ..nn.parallel import DistributedDataParallel
 from ..train import DataParallelSync
@@ -41,9 +42,8 @@ def join(device="cpu"):
         raise CommandError(f"started as one of {distributed.launched_world_size()} "
                            f"processes, but: {err}") from None
     if "NUMBA_NUM_THREADS" not in os.environ:
-        import numba
         share = os.cpu_count() // distributed.default_group().local_size()
-        numba.set_num_threads(max(1, min(share, numba.config.NUMBA_NUM_THREADS)))
+        set_num_threads(max(1, share))
 
 
 def active():

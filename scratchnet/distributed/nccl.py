@@ -150,7 +150,7 @@ def nccl_group(device_id=None):
     """The default NCCL group of this process, placed by the launcher's environment."""
     cupy = backend.cupy_module()
     try:
-        from cupy.cuda import nccl
+        nccl = backend.cupy_submodule("cupy.cuda.nccl")
     except ImportError as err:
         raise ImportError(f"the 'nccl' backend needs NCCL for CuPy ({err}); install the "
                           "NCCL wheel of your CUDA version, e.g. `pip install nvidia-nccl-cu12`"

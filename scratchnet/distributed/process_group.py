@@ -33,7 +33,7 @@ def is_nccl_available():
     if not backend.cuda_is_available():
         return False
     try:
-        from cupy.cuda import nccl
+        nccl = backend.cupy_submodule("cupy.cuda.nccl")
     except ImportError:
         return False
     return bool(getattr(nccl, "available", True))

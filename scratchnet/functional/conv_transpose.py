@@ -11,44 +11,14 @@ send a gradient from its output to its input:
                                                        its input and x as its output gradient
                gb = Σ_{n, oh, ow} gy
 
-So the three products are conv2d's own, and this file holds no kernel: the three functions
-below call conv2d's code (``Conv2dFunction`` in functional/conv.py). They take the arguments
-of the kernel entry points ``scratchnet.kernels.conv.conv2d_forward / conv2d_input_grad /
-conv2d_weight_grad`` and are to be re-pointed at them once those exist.
+So the three products are conv2d's own, and this file holds no kernel: it calls the kernel
+entry points of kernels/conv.py (``conv2d_forward``, ``conv2d_input_grad``,
+``conv2d_weight_grad``) with the roles of input and output swapped.
 """
-from ..backend import get_array_module
 from ..function import Function
-from ..kernels import _shapes
+from ..kernels.conv import conv2d_forward, conv2d_input_grad, conv2d_weight_grad
+from . import _arguments
 from ._operands import check_float, check_same_float_dtype
-from .conv import Conv2dFunction
-
-
-def _conv2d(geometry, out_size, needs):
-    stride, padding, dilation, groups = geometry
-    fn = Conv2dFunction(stride, padding, dilation, groups, out_size)
-    fn.needs_input_grad = needs
-    return fn
-
-
-def conv2d_forward(x, weight, geometry, out_size):
-    """y = conv2d(x, weight) without bias; geometry = (stride, padding, dilation, groups)."""
-    return _conv2d(geometry, out_size, (False, False, False)).forward(x, weight, None)
-
-
-def conv2d_input_grad(gy, weight, x_shape, geometry):
-    """gx of y = conv2d(x, weight) for an input of ``x_shape``, given gy."""
-    xp = get_array_module(gy)
-    fn = _conv2d(geometry, gy.shape[2:], (True, False, False))
-    fn.save_for_backward(xp.zeros(x_shape, gy.dtype), weight)   # only x's shape is read
-    return fn.backward(gy)[0]
-
-
-def conv2d_weight_grad(x, gy, weight_shape, geometry):
-    """gW of y = conv2d(x, W) for W of ``weight_shape``, given x and gy."""
-    xp = get_array_module(x)
-    fn = _conv2d(geometry, gy.shape[2:], (False, True, False))
-    fn.save_for_backward(x, xp.zeros(weight_shape, x.dtype))    # only W's shape is read
-    return fn.backward(gy)[1]
 
 
 class ConvTranspose2dFunction(Function):
@@ -61,7 +31,7 @@ class ConvTranspose2dFunction(Function):
     def forward(self, x, weight, bias):
         G = self.geometry[3]
         y_shape = (x.shape[0], weight.shape[1] * G) + self.out_size
-        y = conv2d_input_grad(x, weight, y_shape, self.geometry)
+        y = conv2d_input_grad(x, weight, y_shape, *self.geometry)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)                       # (O,) -> (1, O, 1, 1)
         self.save_for_backward(x, weight)
@@ -70,8 +40,9 @@ class ConvTranspose2dFunction(Function):
     def backward(self, gy):
         x, weight = self.saved_tensors
         need_x, need_w, need_b = self.needs_input_grad
-        gx = conv2d_forward(gy, weight, self.geometry, x.shape[2:]) if need_x else None
-        gw = conv2d_weight_grad(gy, x, weight.shape, self.geometry) if need_w else None
+        gx = (conv2d_forward(gy, weight, None, *self.geometry, out_size=x.shape[2:])
+              if need_x else None)
+        gw = conv2d_weight_grad(gy, x, weight.shape, *self.geometry) if need_w else None
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
         return gx, gw, gb
 
@@ -96,14 +67,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if input.ndim == 3:
         return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding,
                                 output_padding, groups, dilation).squeeze(0)
-    stride = _shapes.pair(stride, op, "stride")
-    padding = _shapes.pair(padding, op, "padding")
-    dilation = _shapes.pair(dilation, op, "dilation")
-    output_padding = _shapes.pair(output_padding, op, "output_padding")
-    _shapes.check_positive(op, "stride", stride)
-    _shapes.check_positive(op, "dilation", dilation)
-    _shapes.check_nonnegative(op, "padding", padding)
-    _shapes.check_nonnegative(op, "output_padding", output_padding)
+    stride = _arguments.pair(stride, op, "stride")
+    padding = _arguments.pair(padding, op, "padding")
+    dilation = _arguments.pair(dilation, op, "dilation")
+    output_padding = _arguments.pair(output_padding, op, "output_padding")
+    _arguments.check_positive(op, "stride", stride)
+    _arguments.check_positive(op, "dilation", dilation)
+    _arguments.check_nonnegative(op, "padding", padding)
+    _arguments.check_nonnegative(op, "output_padding", output_padding)
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ >= max(s, d):
             raise ValueError(f"{op}: output_padding {output_padding} must be smaller than "

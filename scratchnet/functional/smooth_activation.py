@@ -104,8 +104,7 @@ def erf(x):
     """The error function of an array (NumPy has none: a Numba ufunc on the CPU, CuPy's on
     the GPU)."""
     if backend.is_cupy(x):
-        import cupyx.scipy.special
-        return cupyx.scipy.special.erf(x)
+        return backend.cupy_submodule("cupyx.scipy.special").erf(x)
     return _erf_ufunc()(x).astype(x.dtype, copy=False)
 
 

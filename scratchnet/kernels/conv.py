@@ -87,7 +87,7 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
     O, _, KH, KW = weight.shape
     G = groups
     conv = _Conv(weight.shape, stride, padding, dilation, G, tuple(gy.shape[2:]))
-    gy_g = gy.reshape(N, G, O // G, -1)                            # (N, G, O/G, P)
+    gy_g = gy.reshape(N, G, O // G, gy.shape[2] * gy.shape[3])    # (N, G, O/G, P)
     w_t = weight.reshape(G, O // G, -1).transpose(0, 2, 1)         # (G, K, O/G), a view
     gx = xp.empty(input_shape, gy.dtype)
     pointwise = conv.pointwise(input_shape)
@@ -119,7 +119,7 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
     O, _, KH, KW = weight_shape
     G = groups
     conv = _Conv(weight_shape, stride, padding, dilation, G, tuple(gy.shape[2:]))
-    gy_g = gy.reshape(N, G, O // G, -1)                            # (N, G, O/G, P)
+    gy_g = gy.reshape(N, G, O // G, gy.shape[2] * gy.shape[3])    # (N, G, O/G, P)
     samples, bands, workers = conv.tiles(x.shape, x.dtype, xp)
     parts = [xp.zeros((G, O // G, x.shape[1] // G * KH * KW), x.dtype)     # (G, O/G, K)
              for _ in range(workers)]
@@ -209,7 +209,7 @@ class _Conv:
         row_bytes = C * KH * KW * OW * np.dtype(dtype).itemsize
         samples, bands = workspace.tiles(N, OH, row_bytes, xp, workers,
                                          one_product_per_sample=OH * OW >= MERGE_BELOW)
-        return samples, bands, min(workers, len(samples))
+        return samples, bands, max(1, min(workers, len(samples)))
 
     def positions(self, rows):
         """The flat output positions p = oh·OW + ow of the band of output rows ``rows``."""

@@ -124,7 +124,7 @@ def matmul(a, b):
     ``a``, or the columns of ``b`` when the result has fewer rows than columns, each block
     one single-threaded BLAS call. Batched products and CuPy arrays go to ``@`` as they are."""
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim != 2 \
-            or a.shape[-1] != b.shape[0]:
+            or a.shape[-1] != b.shape[0] or a.size == 0 or b.size == 0:
         return a @ b
     lead = a.shape[:-1]
     a = a.reshape(-1, a.shape[-1])                    # (*, K) -> (M, K)

@@ -104,5 +104,5 @@ def tiles(n, rows, bytes_per_row, xp, workers=1, one_product_per_sample=False):
         fit = max(1, group // max(rows * bytes_per_row, 1))      # samples a tile can hold
         chunks = -(-n // fit)
         chunks = -(-chunks // workers) * workers                  # rounded up to W·k
-        per_chunk = -(-n // chunks)
-    return [slice(i, min(i + per_chunk, n)) for i in range(0, n, per_chunk)], row_tiles
+        per_chunk = -(-n // max(chunks, 1))                           # an empty batch: 0
+    return [slice(i, min(i + per_chunk, n)) for i in range(0, n, max(per_chunk, 1))], row_tiles

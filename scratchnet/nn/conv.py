@@ -116,7 +116,8 @@ def _pad_widths(padding, kernel_size, dilation):
     if padding == "valid":
         return (0, 0, 0, 0)
     if padding == "same":
-        (top, bottom), (left, right) = (_shapes.same_padding(k, d)
+        # the total d·(k − 1) split as conv2d splits it: the extra pixel after
+        (top, bottom), (left, right) = ((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
                                         for k, d in zip(kernel_size, dilation))
         return (left, right, top, bottom)
     return (padding[1], padding[1], padding[0], padding[0])

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import functional as F
-from ..kernels import _shapes
+from ..functional import _arguments
 from .conv import check_groups, conv_extra_repr, make_parameters, reset_conv_parameters
 from .module import Module
 
@@ -24,11 +24,11 @@ class ConvTranspose2d(Module):
             raise ValueError(f"{name}: only padding_mode='zeros' is supported for "
                              f"ConvTranspose2d (as in torch), got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _shapes.pair(kernel_size, name, "kernel_size")
-        self.stride = _shapes.pair(stride, name, "stride")
-        self.padding = _shapes.pair(padding, name, "padding")
-        self.output_padding = _shapes.pair(output_padding, name, "output_padding")
-        self.dilation = _shapes.pair(dilation, name, "dilation")
+        self.kernel_size = _arguments.pair(kernel_size, name, "kernel_size")
+        self.stride = _arguments.pair(stride, name, "stride")
+        self.padding = _arguments.pair(padding, name, "padding")
+        self.output_padding = _arguments.pair(output_padding, name, "output_padding")
+        self.dilation = _arguments.pair(dilation, name, "dilation")
         self.groups, self.padding_mode = groups, padding_mode
         make_parameters(self, (in_channels, out_channels // groups) + self.kernel_size,
                         out_channels if bias else None, device, dtype)

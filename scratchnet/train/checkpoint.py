@@ -41,9 +41,9 @@ class ThreadCountWarning(UserWarning):
 
 
 def thread_count():
-    """The thread count the kernels run with (Numba's)."""
-    import numba
-    return numba.get_num_threads()
+    """The thread count the kernels run with (``sn.get_num_threads``)."""
+    from ..kernels import get_num_threads
+    return get_num_threads()
 
 
 class Checkpointer(Callback):

@@ -1,12 +1,12 @@
 """`mpiexec -n 2 scratchnet train lenet5`: the global batch split over the ranks trains the
 weights one process trains; SIGTERM to mpiexec leaves one complete checkpoint; checkpoints
 resume on any number of processes; a failing rank ends the job with its error."""
+import contextlib
 import signal
 import subprocess
 import sys
 import time
 
-import numba
 import numpy as np
 import pytest
 
@@ -40,13 +40,19 @@ def one_process(tmp_path_factory):
     """The reference: one process, batch 64, 2 epochs, one thread as each rank has (another
     thread count changes the last bits of each step, and 126 steps make more of them)."""
     out = tmp_path_factory.mktemp("one_process")
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
+    with _one_thread():
         assert main(["train", *RUN, "--out", str(out)]) == 0
-    finally:
-        numba.set_num_threads(threads)
     return out / "last.npz"
+
+
+@contextlib.contextmanager
+def _one_thread():
+    threads = sn.get_num_threads()
+    sn.set_num_threads(1)
+    try:
+        yield
+    finally:
+        sn.set_num_threads(threads)
 
 
 def test_two_ranks_of_32_train_the_weights_of_one_process_of_64(one_process, tmp_path):
@@ -110,7 +116,7 @@ class _StopAt(Callback):
 def test_two_ranks_resume_what_one_process_saved(one_process, tmp_path):
     trainer = prepare(build_parser().parse_args(["train", *RUN, "--out", str(tmp_path)]),
                       callbacks=[_StopAt()])
-    with pytest.raises(Interrupted):
+    with _one_thread(), pytest.raises(Interrupted):
         trainer.fit()
     result = mpiexec([*SCRATCHNET, "train", "lenet5", "--resume", str(tmp_path / "last.npz"),
                       *QUIET], timeout=300)

@@ -4,7 +4,6 @@ import os
 import random
 import time
 
-import numba
 import numpy as np
 
 import scratchnet as sn
@@ -35,7 +34,7 @@ class WhoAmI(Dataset):
     def __getitem__(self, i):
         info = get_worker_info()
         return {"worker": info.id, "seed": info.seed, "num_workers": info.num_workers,
-                "threads": numba.get_num_threads(), "pid": os.getpid(),
+                "threads": sn.get_num_threads(), "pid": os.getpid(),
                 "sn": sn.rand(1).item(), "python": random.random(),
                 "numpy": float(np.random.random())}
 
@@ -72,7 +71,7 @@ class Slow(Dataset):
 
 
 class Convolves(Dataset):
-    """Runs scratchnet's conv2d (a parallel Numba kernel) in the worker."""
+    """Runs scratchnet's conv2d (a Numba kernel) in the worker."""
 
     def __len__(self):
         return 2

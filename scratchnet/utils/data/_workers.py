@@ -14,11 +14,9 @@ Seeding: each iterator draws one base seed in the main process; worker w seeds P
 threads fighting for them.
 
 Start method: ``multiprocessing``'s default unless ``multiprocessing_context`` says otherwise
-(fork on Linux up to Python 3.13, as torch). Fork is fast and shares the dataset's memory,
-but a process forked after Numba's OpenMP threads started cannot run a parallel Numba kernel
-(scratchnet's conv2d, pooling...): libgomp terminates it. Datasets that only index arrays and
-apply NumPy transforms never do; one that runs scratchnet kernels in a worker needs
-``multiprocessing_context="spawn"`` (or "forkserver"), and if it dies the error says so.
+(fork on Linux up to Python 3.13, as torch). Fork is fast and shares the dataset's memory;
+a forked worker may run scratchnet's kernels (its thread pool, kernels/threads.py, starts
+afresh in a forked child, and the Numba kernels are compiled serial).
 
 Robustness: the main process waits on the results with a short timeout and checks between
 waits that every worker is alive (a worker killed by the OS gives an error naming it, not a
@@ -77,14 +75,9 @@ def _seed_worker(base_seed, worker_id):
 
 
 def _one_thread():
-    """Kernels on one thread in a worker (Numba's and BLAS's pools)."""
-    import numba
-    numba.set_num_threads(1)
-    try:
-        import threadpoolctl
-        threadpoolctl.threadpool_limits(1, user_api="blas")
-    except ImportError:     # pragma: no cover
-        pass
+    """Kernels on one thread in a worker (scratchnet's pool, Numba's and BLAS's)."""
+    from ...kernels import set_num_threads
+    set_num_threads(1)
 
 
 def worker_loop(loader_state, index_queue, result_queue, base_seed, worker_id, parent_pid):
@@ -138,8 +131,6 @@ class MultiProcessIterator:
         self._shut_down = False
         base_seed = loader.base_seed()
         state = (loader.dataset, loader.fetcher(), loader.num_workers, loader.worker_init_fn)
-        numba_threads_running = _numba_openmp_started()
-        self._fork_after_openmp = self._start_method == "fork" and numba_threads_running
         try:
             for w in range(loader.num_workers):
                 index_queue = context.Queue()
@@ -238,14 +229,8 @@ class MultiProcessIterator:
     def _death_message(self, dead):
         shown = ", ".join(f"worker {w} (pid {p.pid}, {_exit_reason(p.exitcode)})"
                           for w, p in dead)
-        message = f"DataLoader worker process exited unexpectedly: {shown}."
-        if self._fork_after_openmp:
-            message += (" The workers were forked after Numba's OpenMP threads had started "
-                        "in this process, and such a process is terminated when it runs a "
-                        "parallel Numba kernel (a scratchnet op such as conv2d or a pooling "
-                        "in the dataset); pass multiprocessing_context='spawn' or "
-                        "'forkserver' to the DataLoader.")
-        return message
+        return f"DataLoader worker process exited unexpectedly: {shown}."
+
 
     def _shutdown(self):
         if self._shut_down:
@@ -281,12 +266,3 @@ def _exit_reason(code):
             return f"killed by signal {-code}"
     return f"exit code {code}"
 
-
-def _numba_openmp_started():
-    """True once this process has started Numba's OpenMP thread pool (the layer a forked
-    child cannot use again)."""
-    try:
-        from numba.np.ufunc import parallel
-        return bool(parallel._is_initialized) and parallel._threading_layer == "omp"
-    except (ImportError, AttributeError):     # pragma: no cover (another Numba version)
-        return False
