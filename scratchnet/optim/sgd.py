@@ -21,12 +21,16 @@ class SGD(Optimizer):
     This is torch's (and Sutskever et al.'s) form, where lr multiplies the momentum buffer;
     some texts put lr inside the buffer instead (v ← μ v + γ g), which differs once lr changes.
     The buffer is kept in ``state[p]['momentum_buffer']`` only when momentum is non-zero.
+    ``foreach`` and ``fused`` are accepted and ignored (the update is always one fused pass,
+    kernels/sgd.py); ``differentiable=True`` is refused.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                 nesterov=False, *, maximize=False):
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def _check_options(self, options):

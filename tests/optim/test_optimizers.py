@@ -3,6 +3,7 @@
 The side-by-side runner and its tolerances are in parity.py.
 """
 import copy
+import inspect
 import warnings
 
 import numpy as np
@@ -325,3 +326,12 @@ def test_state_dict_layout_and_repr():
     assert isinstance(step, np.ndarray) and step.dtype == np.float32 and step == 1
     assert sd["param_groups"][0]["weight_decay"] == 0.01  # AdamW's default
     assert "Parameter Group 1\n" in repr(opt) and "    lr: 0.5\n" in repr(opt)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "RMSprop"])
+def test_the_constructor_takes_torchs_arguments_with_torchs_defaults(name):
+    ours = inspect.signature(getattr(optim, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    assert list(ours) == list(theirs)
+    for key, param in theirs.items():
+        assert (ours[key].kind, ours[key].default) == (param.kind, param.default), key
