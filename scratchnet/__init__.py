@@ -27,7 +27,6 @@ from .gradcheck import GradcheckError, gradcheck
 from .kernels import get_num_threads, set_num_threads, set_workspace_limit
 from .random import Generator, initial_seed, manual_seed, seed
 from .tensor import Tensor
-from . import autograd  # noqa: E402
 from . import io  # noqa: E402
 from .io import load_nested as load, save_nested as save  # noqa: E402
 
