@@ -22,13 +22,7 @@ from .. import random as _random
 from ..utils.data import DataLoader as _TorchStyleLoader
 from ..utils.data import DistributedSampler
 from ..utils.data._workers import WorkerDied, exit_reason
-
-
-def default_collate(samples):
-    """[(x, y), ...] -> (stack of x, stack of y); ints become an int64 array."""
-    fields = zip(*samples)
-    return tuple(np.asarray(f, np.int64) if isinstance(f[0], numbers.Integral) else np.stack(f)
-                 for f in fields)
+from ..utils.data.collate import numpy_collate as default_collate
 
 
 class DataLoader(_TorchStyleLoader):
