@@ -80,6 +80,7 @@ class DataLoader(_TorchStyleLoader):
         self.epoch = 0
 
     def set_epoch(self, epoch):
+        """The epoch the next iteration runs (also set on the sampler)."""
         self.epoch = int(epoch)
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(self.epoch)
@@ -90,9 +91,11 @@ class DataLoader(_TorchStyleLoader):
         return int(np.random.default_rng([self.seed, epoch, 7, 7]).integers(2**62))
 
     def base_seed(self):
+        """The workers' base seed for the epoch about to run (not a global draw)."""
         return self.worker_base_seed(self.epoch)
 
     def fetcher(self):
+        """What turns a task, a batch of indices with its seeds, into the batch."""
         return SeededFetcher(self.dataset, self.collate_fn)
 
     def __iter__(self):
@@ -115,12 +118,6 @@ class DataLoader(_TorchStyleLoader):
         if self._iterator is not None:
             self._iterator.close()
             self._iterator = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 class SeededFetcher:
