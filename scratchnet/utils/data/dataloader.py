@@ -8,6 +8,9 @@ process or, in turn, by one of the workers; the batches come back in the sampler
 served. Each iterator draws a base seed first (from ``generator``, else the global
 generator), for the workers' seeds, whether or not there are workers: so a given
 ``sn.manual_seed`` gives the same shuffled order with any ``num_workers``.
+
+``scratchnet.data.DataLoader`` is this loader with other tasks (``iterator_over``), fetcher
+and base seed: batches of indices with their seeds, NumPy batches, seeds from (seed, epoch).
 """
 import multiprocessing
 
