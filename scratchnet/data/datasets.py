@@ -17,7 +17,10 @@ from .mnist import mnist_5k_split
 
 class DataError(ValueError):
     """A data set that cannot be used: missing, unreadable or malformed files, or data that
-    does not fit the model. The message names the file or folder and what was expected."""
+    does not fit the model. The message names the file or folder and what was expected.
+    Raised in a DataLoader worker, it reaches the main process with that message alone."""
+
+    worker_traceback = False
 
 
 class DataFileNotFound(DataError, FileNotFoundError):

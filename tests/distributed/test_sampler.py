@@ -52,6 +52,14 @@ def test_one_replica_serves_the_dataloaders_shuffled_order():
         assert [b[0].tolist() for b in plain] == [b[0].tolist() for b in sampled]
 
 
+def test_each_epoch_of_the_array_loader_is_passed_to_its_sampler():
+    data = _indices(12)
+    loader = DataLoader(data, batch_size=12, seed=0,
+                        sampler=DistributedSampler(data, 1, 0, seed=3))
+    served = [b[0].tolist() for _ in range(3) for b in loader]      # no set_epoch calls
+    assert served == [np.random.default_rng([3, e]).permutation(12).tolist() for e in range(3)]
+
+
 def test_two_replicas_of_batch_b_make_one_process_of_batch_2b():
     data = _indices(64)
     single = DataLoader(data, batch_size=16, shuffle=True, seed=2)

@@ -21,6 +21,7 @@ from scratchnet.utils.data import (
     default_convert,
     random_split,
 )
+from scratchnet.utils.data.collate import numpy_collate
 
 torch = pytest.importorskip("torch")
 tdata = torch.utils.data
@@ -56,7 +57,7 @@ def _plain(obj):
     return obj
 
 
-@pytest.mark.parametrize("samples", [
+SAMPLES = [
     [(np.ones(2, np.float32), 1), (np.zeros(2, np.float32), 2)],
     [(1, 2.5, "a"), (3, 4.5, "b")],
     [{"x": np.arange(3), "y": 0.5}, {"x": np.arange(3) + 1, "y": 1.5}],
@@ -65,13 +66,24 @@ def _plain(obj):
     [[np.int32(1), True], [np.int32(2), False]],
     [np.array(1.5), np.array(2.5)],
     [b"x", b"y"],
-])
+]
+
+
+@pytest.mark.parametrize("samples", SAMPLES)
 def test_default_collate_matches_torchs(samples):
     torch_samples = [_to_torch(s) for s in samples]
     assert _plain(default_collate(samples)) == _plain(tdata.default_collate(samples))
     assert _plain(default_collate([_to_sn(s) for s in samples])) == \
         _plain(tdata.default_collate(torch_samples))
     assert _plain(default_convert(samples[0])) == _plain(tdata.default_convert(samples[0]))
+
+
+@pytest.mark.parametrize("samples", SAMPLES)
+def test_numpy_collate_is_torchs_default_collate_in_numpy_arrays(samples):
+    expected = _plain(tdata.default_collate(samples))
+    assert _plain(_map_arrays(numpy_collate(samples), torch.from_numpy)) == expected
+    from_tensors = numpy_collate([_to_sn(s) for s in samples])
+    assert _plain(_map_arrays(from_tensors, torch.from_numpy)) == expected
 
 
 def _to_sn(sample):

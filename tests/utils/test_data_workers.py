@@ -14,7 +14,8 @@ import torch
 import scratchnet as sn
 import scratchnet.functional as F
 from scratchnet.utils.data import DataLoader
-from tests.utils.worker_datasets import Convolves, Dies, Fails, MarkWorker, Numbers, Slow, WhoAmI
+from tests.utils.worker_datasets import (Convolves, Dies, Fails, MarkWorker, Numbers,
+                                         SignalsItself, Slow, WhoAmI)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -95,6 +96,11 @@ def test_a_worker_that_dies_gives_an_error_naming_it_not_a_hang():
                                            r"worker 1 \(pid \d+, exit code 3\)"):
         list(DataLoader(Dies(), batch_size=1, num_workers=2))
     assert time.monotonic() - start < 10
+
+
+def test_workers_outlive_the_signals_the_main_process_decides_on():
+    loader = DataLoader(SignalsItself(), batch_size=2, num_workers=2)
+    assert [b.tolist() for b in loader] == [[0, 1], [2, 3]]
 
 
 def test_a_timeout_raises():

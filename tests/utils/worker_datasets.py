@@ -2,6 +2,7 @@
 import only this (and scratchnet), not the test module."""
 import os
 import random
+import signal
 import time
 
 import numpy as np
@@ -88,3 +89,16 @@ class MarkWorker:
 
     def __call__(self, worker_id):
         open(os.path.join(self.folder, f"worker{worker_id}"), "w").close()
+
+
+class SignalsItself(Dataset):
+    """Sample i is i, read after the worker sent itself SIGINT, SIGTERM and SIGHUP (what
+    Ctrl-C, `kill` of the process group and a closed terminal deliver)."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            os.kill(os.getpid(), signum)
+        return i

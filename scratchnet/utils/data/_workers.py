@@ -19,9 +19,15 @@ a forked worker may run scratchnet's kernels (its thread pool, kernels/threads.p
 afresh in a forked child, and the Numba kernels are compiled serial).
 
 Robustness: the main process waits on the results with a short timeout and checks between
-waits that every worker is alive (a worker killed by the OS gives an error naming it, not a
-hang); a worker checks that its parent is alive and exits when it is not; an exception in a
-worker is sent back with its traceback and re-raised in the main process.
+waits that every worker is alive (a worker killed by the OS gives ``WorkerDied``, naming it,
+not a hang); a worker checks that its parent is alive and exits when it is not; an exception
+in a worker is sent back with its traceback and re-raised in the main process. Workers ignore
+SIGINT, SIGTERM and SIGHUP: Ctrl-C, ``kill`` of the process group and a closed terminal reach
+every process, and the main process decides (the training command saves a checkpoint first)
+and then stops its workers itself.
+
+Both DataLoaders run on this: ``scratchnet.utils.data``'s (a task is a batch of indices) and
+``scratchnet.data``'s (a task is a batch of indices with its seeds).
 """
 import multiprocessing
 import os
@@ -47,17 +53,33 @@ def get_worker_info():
     return _worker_info
 
 
+class WorkerDied(RuntimeError):
+    """A worker process that exited without being told to; ``dead`` lists (worker id,
+    pid, exit code) of each."""
+
+    def __init__(self, message, dead):
+        super().__init__(message)
+        self.dead = dead
+
+
 class ExceptionWrapper:
-    """An exception caught in a worker, carried to the main process with its traceback."""
+    """An exception caught in a worker, carried to the main process with its traceback.
+
+    An exception type with ``worker_traceback = False`` (``scratchnet.data.DataError``: a
+    message meant for the user, the command line prints it alone) comes back with its own
+    message only."""
 
     def __init__(self, where):
         self.exc_type, value, _ = sys.exc_info()
+        self.text = str(value)
         self.message = "".join(traceback.format_exception(self.exc_type, value,
                                                           value.__traceback__))
         self.where = where
 
     def reraise(self):
         message = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.message}"
+        if not getattr(self.exc_type, "worker_traceback", True):
+            message = self.text
         try:
             error = self.exc_type(message)
         except Exception:           # an exception type whose constructor wants more
@@ -83,7 +105,9 @@ def _one_thread():
 def worker_loop(loader_state, index_queue, result_queue, base_seed, worker_id, parent_pid):
     """The body of worker process ``worker_id`` (module docstring)."""
     global _worker_info
-    signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the main process's business
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):       # the main process's business
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     dataset, fetch, num_workers, worker_init_fn = loader_state
     _one_thread()
     seed = _seed_worker(base_seed, worker_id)
@@ -116,10 +140,11 @@ def worker_loop(loader_state, index_queue, result_queue, base_seed, worker_id, p
 
 
 class MultiProcessIterator:
-    """One pass over the loader with worker processes (kept across passes when the loader
-    has persistent_workers)."""
+    """One pass over ``tasks`` (entries of the loader's index sampler, each handed to
+    ``loader.fetcher()`` in a worker) with worker processes, kept across passes when the
+    loader has persistent_workers (``reset`` starts the next pass)."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, tasks):
         self._num_workers, self._timeout = loader.num_workers, loader.timeout
         self._prefetch, self._in_order = loader.prefetch_factor, loader.in_order
         self._persistent = loader.persistent_workers
@@ -142,7 +167,7 @@ class MultiProcessIterator:
                 self._index_queues.append(index_queue)
                 self._workers.append(worker)
         except (AttributeError, TypeError, multiprocessing.ProcessError) as err:
-            self._shutdown()
+            self.close()
             if "pickle" not in str(err):
                 raise
             raise TypeError(f"DataLoader: num_workers={loader.num_workers} with the "
@@ -150,21 +175,21 @@ class MultiProcessIterator:
                             "collate_fn and worker_init_fn to each worker by pickling, and "
                             f"that failed: {err}. Define them at module level (no lambdas or "
                             "local classes), or use multiprocessing_context='fork'") from None
-        self.reset(loader)
+        self.reset(tasks)
 
     @property
     def alive(self):
         """False once the workers are shut down (after an error, or a non-persistent pass)."""
         return not self._shut_down
 
-    def reset(self, loader):
-        """Start a pass: new batches from the sampler, results of an older pass ignored."""
+    def reset(self, tasks):
+        """Start a pass over ``tasks``; results of an older pass are ignored."""
         self._epoch += 1
-        self._batches = iter(loader.index_sampler)
+        self._length = len(tasks)
+        self._batches = iter(tasks)
         self._sent = self._served = 0
         self._waiting = {}                       # batch number -> worker, for asked batches
         self._ready = {}                         # batch number -> data, arrived out of order
-        self._length = len(loader)
         for _ in range(self._prefetch * self._num_workers):
             self._ask_next()
 
@@ -190,7 +215,7 @@ class MultiProcessIterator:
                 return self._serve(self._ready.pop(self._served))
             if not self._waiting:                       # every batch served: the pass ends
                 if not self._persistent:
-                    self._shutdown()
+                    self.close()
                 raise StopIteration
             epoch, number, data = self._receive()
             if epoch != self._epoch or number not in self._waiting:
@@ -221,18 +246,17 @@ class MultiProcessIterator:
                 pass
             dead = [(w, p) for w, p in enumerate(self._workers) if not p.is_alive()]
             if dead:
-                self._shutdown()
-                raise RuntimeError(self._death_message(dead)) from None
+                self.close()
+                shown = ", ".join(f"worker {w} (pid {p.pid}, {exit_reason(p.exitcode)})"
+                                  for w, p in dead)
+                raise WorkerDied(f"DataLoader worker process exited unexpectedly: {shown}.",
+                                 [(w, p.pid, p.exitcode) for w, p in dead]) from None
             if self._timeout and time.monotonic() - start >= self._timeout:
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
 
-    def _death_message(self, dead):
-        shown = ", ".join(f"worker {w} (pid {p.pid}, {_exit_reason(p.exitcode)})"
-                          for w, p in dead)
-        return f"DataLoader worker process exited unexpectedly: {shown}."
-
-
-    def _shutdown(self):
+    def close(self):
+        """Stop the workers now (a pass left unfinished, or persistent workers no longer
+        wanted); done by itself at the end of a non-persistent pass and on an error."""
         if self._shut_down:
             return
         self._shut_down = True
@@ -244,8 +268,8 @@ class MultiProcessIterator:
         deadline = time.monotonic() + 2 * POLL_SECONDS
         for worker in self._workers:
             worker.join(timeout=max(deadline - time.monotonic(), 0))
-            if worker.is_alive():
-                worker.terminate()
+            if worker.is_alive():                         # it ignores SIGTERM
+                worker.kill()
                 worker.join()
         for q in self._index_queues + [self._result_queue]:
             q.cancel_join_thread()
@@ -253,12 +277,13 @@ class MultiProcessIterator:
 
     def __del__(self):
         try:
-            self._shutdown()
+            self.close()
         except Exception:           # at interpreter exit the modules it needs may be gone
             pass
 
 
-def _exit_reason(code):
+def exit_reason(code):
+    """How a process ended, from its exit code: 'exit code 3', 'killed by signal SIGKILL'."""
     if code is not None and code < 0:
         try:
             return f"killed by signal {signal.Signals(-code).name}"

@@ -8,6 +8,9 @@ process or, in turn, by one of the workers; the batches come back in the sampler
 served. Each iterator draws a base seed first (from ``generator``, else the global
 generator), for the workers' seeds, whether or not there are workers: so a given
 ``sn.manual_seed`` gives the same shuffled order with any ``num_workers``.
+
+``scratchnet.data.DataLoader`` is this loader with other tasks (``iterator_over``), fetcher
+and base seed: batches of indices with their seeds, NumPy batches, seeds from (seed, epoch).
 """
 import multiprocessing
 
@@ -101,14 +104,20 @@ class DataLoader:
         return len(self.index_sampler)
 
     def __iter__(self):
+        return self.iterator_over(self.index_sampler)
+
+    def iterator_over(self, tasks):
+        """An iterator serving ``fetcher()(task)`` for each of ``tasks`` (a sized iterable
+        of index sampler entries), in the main process or in the workers (the persistent
+        ones, if any, start a new pass)."""
         if self.num_workers == 0:
-            return _SingleProcessIterator(self)
+            return _SingleProcessIterator(self, tasks)
         if not self.persistent_workers:
-            return _workers.MultiProcessIterator(self)
+            return _workers.MultiProcessIterator(self, tasks)
         if self._iterator is None or not self._iterator.alive:
-            self._iterator = _workers.MultiProcessIterator(self)
+            self._iterator = _workers.MultiProcessIterator(self, tasks)
         else:
-            self._iterator.reset(self)
+            self._iterator.reset(tasks)
         return self._iterator
 
     def base_seed(self):
@@ -147,10 +156,10 @@ def _context(spec):
 class _SingleProcessIterator:
     """num_workers=0: the main process fetches each batch when it is asked for."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, tasks):
         loader.base_seed()              # drawn as with workers, so the order is the same
-        self._length, self._fetch = len(loader), loader.fetcher()
-        self._indices = iter(loader.index_sampler)
+        self._length, self._fetch = len(tasks), loader.fetcher()
+        self._indices = iter(tasks)
 
     def __iter__(self):
         return self
