@@ -55,14 +55,24 @@ _num_threads = _default_threads()
 
 def set_num_threads(n):
     """Use n threads for scratchnet's CPU work (kernels, conv2d, large products), as
-    ``torch.set_num_threads``: n workers, each running BLAS single-threaded; Numba's thread
-    count follows (for Numba code of your own)."""
+    ``torch.set_num_threads``: n workers, each running BLAS single-threaded. Numba's own
+    thread count (for parallel Numba code of your own) follows once Numba has launched its
+    threads; scratchnet's kernels never launch them."""
     global _num_threads
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
     _num_threads = n
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if _numba_threads_launched():     # setting it would launch them: 10-15 ms, spinning threads
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     hold_blas_to_one_thread()
+
+
+def _numba_threads_launched():
+    try:
+        from numba.np.ufunc import parallel
+        return bool(parallel._is_initialized)
+    except (ImportError, AttributeError):     # pragma: no cover (another Numba version)
+        return True
 
 
 def get_num_threads():

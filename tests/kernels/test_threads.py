@@ -25,6 +25,10 @@ def two_threads():
 
 def test_set_num_threads_sets_numba_and_holds_blas_to_one_thread(two_threads):
     assert sn.get_num_threads() == 2
+    numba.get_num_threads()                                 # Numba launches its threads
+    sn.set_num_threads(1)
+    assert numba.get_num_threads() == 1
+    sn.set_num_threads(2)
     assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
     threadpoolctl.threadpool_limits(2, user_api="blas")     # someone else raises it ...
     sn.set_num_threads(2)                                   # ... the policy holds it again
@@ -138,3 +142,16 @@ def test_matmul_equals_numpy_on_every_split(path, a_shape, b_shape):
     with forced(path):
         got = threads.matmul(a, b)
     np.testing.assert_array_equal(got, a @ b)
+
+
+def test_scratchnet_never_launches_numbas_threads():
+    # a DataLoader worker sets one thread: launching Numba's pool there cost 10-15 ms a worker
+    script = ("import scratchnet as sn, scratchnet.functional as F\n"
+              "from numba.np.ufunc import parallel\n"
+              "sn.set_num_threads(1)\n"
+              "x = sn.randn(2, 3, 8, 8, requires_grad=True)\n"
+              "F.max_pool2d(F.relu(F.conv2d(x, sn.randn(4, 3, 3, 3))), 2).sum().backward()\n"
+              "print(parallel._is_initialized)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert run.stdout.split() == ["False"], run.stderr
