@@ -81,7 +81,8 @@ def assert_matches_torch(fn, torch_fn, arrays, dtype=np.float64, requires_grad=N
     grads = [x.grad.data for x in ours if x is not None and x.grad is not None]
     for i in range(len(grads)):
         for j in range(i + 1, len(grads)):
-            assert not np.shares_memory(grads[i], grads[j]), "two gradients share memory"
+            assert not backend.get_array_module(grads[i]).shares_memory(grads[i], grads[j]), \
+                "two gradients share memory"
     return out
 
 

@@ -173,10 +173,11 @@ def _unwrap_index(index):
 
 def _unwrap(value, strict=True, where="cupy"):
     """Device arrays -> their NumPy memory, through lists, tuples and dicts; a NumPy array
-    argument raises when ``strict`` (CuPy's functions take device arrays only)."""
+    argument raises when ``strict`` (CuPy's functions take device arrays only), integer ones
+    aside (axes, split points: CuPy reads those as sequences)."""
     if isinstance(value, ndarray):
         return value._a
-    if isinstance(value, np.ndarray) and strict:
+    if isinstance(value, np.ndarray) and strict and value.dtype.kind not in "iu":
         raise TypeError(f"{where}: got a NumPy array (shape {value.shape}); CuPy functions "
                         "take CuPy arrays")
     if isinstance(value, (list, tuple)):
