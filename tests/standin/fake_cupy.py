@@ -26,6 +26,7 @@ import numpy as np
 from . import harness
 
 host_copies = 0
+host_copy_sites = []      # "file:line" of scratchnet's frame that asked for each host copy
 # NumPy functions that CuPy answers through __array_function__ and op code may use on arrays
 _SHAPE_HELPERS = {"shape", "ndim", "size", "result_type", "can_cast", "iscomplexobj"}
 
@@ -33,6 +34,11 @@ _SHAPE_HELPERS = {"shape", "ndim", "size", "result_type", "can_cast", "iscomplex
 def _count_host_copy():
     global host_copies
     host_copies += 1
+    frame = sys._getframe(2)
+    while frame is not None and "/scratchnet/" not in frame.f_code.co_filename:
+        frame = frame.f_back
+    if frame is not None:
+        host_copy_sites.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
 
 
 class ndarray:
@@ -201,7 +207,11 @@ def _wrap(value):
 
 def _wrapped_function(function, where, strict=True):
     def call(*args, **kwargs):
-        return _wrap(function(*_unwrap(args, strict, where), **_unwrap(kwargs, strict, where)))
+        result = function(*_unwrap(args, strict, where), **_unwrap(kwargs, strict, where))
+        out = kwargs.get("out")
+        if isinstance(out, ndarray) and result is out._a:
+            return out                           # CuPy returns the very ``out`` it was given
+        return _wrap(result)
     call.__name__ = getattr(function, "__name__", where)
     return call
 
@@ -350,5 +360,3 @@ def submodule(name):
         return _special()
     raise ImportError(f"the CuPy stand-in has no {name}")
 
-
-del sys
