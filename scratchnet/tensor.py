@@ -134,7 +134,8 @@ class Tensor(TensorMethods):
         return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self):
-        body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(backend.to_numpy(self.data), separator=", ",  # host: copied
+                               prefix="tensor(")
         extras = []
         if self.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")

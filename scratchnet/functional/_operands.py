@@ -54,7 +54,7 @@ def _scalar_like(value, ref, xp):
     elif isinstance(value, (float, np.floating)) and ref.dtype.kind != "f":
         dtype = np.float32
     elif isinstance(value, (int, float, np.number)):
-        dtype = ref.dtype if ref.dtype.kind != "b" else np.asarray(value).dtype
+        dtype = ref.dtype if ref.dtype.kind != "b" else np.result_type(value)
         if isinstance(value, int) and dtype.kind in "iu":
             value = wrapped_int(value, dtype)
     else:

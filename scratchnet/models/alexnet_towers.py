@@ -122,7 +122,8 @@ class AlexNetV1Towers(ZooModel):
         halves = {key: _array(value) for key, value in state.items()}
         for key in self.state_dict():
             if key in halves:
-                halves[key] = np.split(halves[key], 2, axis=0)[tower]
+                half = len(halves[key]) // 2             # dim 0 splits between the towers
+                halves[key] = halves[key][tower * half:(tower + 1) * half]
         return self.load_state_dict(halves)
 
     def full_state_dict(self):

@@ -179,7 +179,7 @@ class Optimizer:
     def _load_buffer(self, p, index, key, value):
         value = value.data if isinstance(value, Tensor) else value
         if key == "step":
-            return np.array(backend.to_numpy(value))  # a copy, on the CPU as in torch
+            return np.array(backend.to_numpy(value))  # host: a copy, on the CPU as in torch
         if not (isinstance(value, np.ndarray) or backend.is_cupy(value)):
             return value
         if tuple(value.shape) != p.shape:
