@@ -207,6 +207,10 @@ class Tensor(TensorMethods):
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn; "
                                "did you forget requires_grad=True, or run under no_grad()?")
+        with backend.using_device_of(self.data):          # self's GPU is the current one
+            self._backward(gradient, retain_graph, run_backward)
+
+    def _backward(self, gradient, retain_graph, run_backward):
         xp = backend.get_array_module(self.data)
         if gradient is None:
             if self.data.size != 1:

@@ -11,6 +11,9 @@
 - reductions return 0-d arrays, not scalars, as CuPy's do; ``.get()``, ``.item()``,
   ``.tolist()``, ``float(a)``, ``bool(a)`` and ``int(a)`` copy to the host and are counted in
   ``host_copies`` (a training step must make none that the user did not ask for);
+- two GPUs: every array remembers the one it was made on (the current one, set by
+  ``cuda.Device(i)`` as a context), and using it while another is current raises, as CuPy's
+  kernel launches do;
 - ``ElementwiseKernel`` runs the CUDA body through tests/standin/harness.py on the CPU, so
   every GPU kernel twin executes its own source.
 
@@ -26,6 +29,8 @@ import numpy as np
 from . import harness
 
 host_copies = 0
+DEVICE_COUNT = 2
+_current = [0]            # the current GPU, as cupy.cuda.Device(i) sets it
 host_copy_sites = []      # "file:line" of scratchnet's frame that asked for each host copy
 # NumPy functions that CuPy answers through __array_function__ and op code may use on arrays
 _SHAPE_HELPERS = {"shape", "ndim", "size", "result_type", "can_cast", "iscomplexobj"}
@@ -44,11 +49,12 @@ def _count_host_copy():
 class ndarray:
     """A device array: a NumPy array ``_a`` that the host cannot read implicitly."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "_device")
     __hash__ = None
 
     def __init__(self, array):
         self._a = array
+        self._device = _current[0]
 
     def __array__(self, *args, **kwargs):
         raise TypeError("Implicit conversion to a NumPy array is not allowed. "
@@ -106,10 +112,11 @@ class ndarray:
         return f"array({self._a!r}, device=stand-in)"
 
     def __getitem__(self, index):
-        return _wrap(self._a[_unwrap_index(index)])
+        return _wrap(_here(self, "__getitem__")[_unwrap_index(index)])
 
     def __setitem__(self, index, value):
-        self._a[_unwrap_index(index)] = value._a if isinstance(value, ndarray) else value
+        value = _here(value, "__setitem__") if isinstance(value, ndarray) else value
+        _here(self, "__setitem__")[_unwrap_index(index)] = value
 
     @property
     def T(self):
@@ -117,18 +124,18 @@ class ndarray:
 
     @property
     def device(self):
-        return Device(0)
+        return Device(self._device)
 
     def __getattr__(self, name):
         value = getattr(self._a, name)
         if callable(value):
-            return _wrapped_function(value, f"ndarray.{name}")
+            return _wrapped_function(getattr(_here(self, name), name), f"ndarray.{name}")
         return _wrap(value)
 
 
 def _binary(name):
     def method(self, other):
-        result = getattr(self._a, name)(_operand(other, name))
+        result = getattr(_here(self, name), name)(_operand(other, name))
         return NotImplemented if result is NotImplemented else _wrap(result)
     method.__name__ = name
     return method
@@ -136,7 +143,7 @@ def _binary(name):
 
 def _inplace(name):
     def method(self, other):
-        getattr(self._a, name)(_operand(other, name))
+        getattr(_here(self, name), name)(_operand(other, name))
         return self
     method.__name__ = name
     return method
@@ -144,7 +151,7 @@ def _inplace(name):
 
 def _unary(name):
     def method(self):
-        return _wrap(getattr(self._a, name)())
+        return _wrap(getattr(_here(self, name), name)())
     method.__name__ = name
     return method
 
@@ -162,9 +169,17 @@ for _op in ("neg", "pos", "abs", "invert"):
 ndarray.__module__ = "cupy"       # what backend.is_cupy looks at
 
 
+def _here(array, where="cupy"):
+    """The NumPy memory of a device array that lives on the current GPU."""
+    if array._device != _current[0]:
+        raise ValueError(f"{where}: the array is on GPU {array._device}, the current GPU is "
+                         f"{_current[0]} (CuPy launches kernels on the current GPU only)")
+    return array._a
+
+
 def _operand(value, where):
     if isinstance(value, ndarray):
-        return value._a
+        return _here(value, where)
     if isinstance(value, np.ndarray):
         raise TypeError(f"{where}: a NumPy array mixed with a CuPy array "
                         f"(shape {value.shape}); copy it to the device first")
@@ -174,7 +189,7 @@ def _operand(value, where):
 def _unwrap_index(index):
     if isinstance(index, tuple):
         return tuple(_unwrap_index(i) for i in index)
-    return index._a if isinstance(index, ndarray) else index
+    return _here(index, "index") if isinstance(index, ndarray) else index
 
 
 def _unwrap(value, strict=True, where="cupy"):
@@ -182,7 +197,7 @@ def _unwrap(value, strict=True, where="cupy"):
     argument raises when ``strict`` (CuPy's functions take device arrays only), integer ones
     aside (axes, split points: CuPy reads those as sequences)."""
     if isinstance(value, ndarray):
-        return value._a
+        return _here(value, where)
     if isinstance(value, np.ndarray) and strict and value.dtype.kind not in "iu":
         raise TypeError(f"{where}: got a NumPy array (shape {value.shape}); CuPy functions "
                         "take CuPy arrays")
@@ -250,16 +265,22 @@ class _Namespace(types.ModuleType):
 
 class Device:
     def __init__(self, id=0):
+        if not 0 <= id < DEVICE_COUNT:
+            raise ValueError(f"invalid device ordinal {id}")
         self.id = id
+        self._previous = []
 
     def __enter__(self):
+        self._previous.append(_current[0])
+        _current[0] = self.id
         return self
 
     def __exit__(self, *exc):
+        _current[0] = self._previous.pop()
         return False
 
     def use(self):
-        pass
+        _current[0] = self.id
 
     def synchronize(self):
         pass
@@ -327,8 +348,10 @@ def _module():
     pool = _MemoryPool()
     cuda = types.ModuleType("cupy.cuda")
     cuda.Device = Device
-    cuda.runtime = types.SimpleNamespace(getDeviceCount=lambda: 2, deviceSynchronize=lambda: None)
-    cuda.get_device_id = lambda: 0
+    cuda.runtime = types.SimpleNamespace(getDeviceCount=lambda: DEVICE_COUNT,
+                                         getDevice=lambda: _current[0],
+                                         deviceSynchronize=lambda: None)
+    cuda.get_device_id = lambda: _current[0]
     cupy.get_default_memory_pool = lambda: pool
     cupy.cuda = cuda
     return cupy
