@@ -74,3 +74,12 @@ def test_cuda_api_on_the_stand_in():
     sn.cuda.empty_cache()
     sn.cuda.manual_seed(3)
     assert backend.device_of(backend.to_device(np.ones(2), "cuda")).index == 0
+
+
+@pytest.mark.standin
+def test_pinned_batches_go_to_the_gpu_without_blocking():
+    data = sn.data.TensorDataset(np.arange(12, dtype=np.float32).reshape(4, 3), np.arange(4))
+    loader = sn.data.DataLoader(data, batch_size=2, pin_memory=True)
+    for x, y in loader:
+        xt = sn.tensor(x).to("cuda", non_blocking=True)
+        assert xt.device == "cuda" and xt.shape == (2, 3)

@@ -48,6 +48,9 @@ class DataLoader:
     ``DistributedSampler``, say) instead of ``shuffle``; ``seed`` then seeds augmentation
     only, and ``set_epoch`` is passed on to the sampler.
 
+    pin_memory: accepted, as torch's, with no effect: batches are NumPy arrays in ordinary
+    memory, and ``batch.to("cuda", non_blocking=True)`` copies them (synchronously).
+
     Each ``iter(loader)`` runs one epoch and advances ``loader.epoch``; ``set_epoch(e)``
     chooses the epoch the next iteration runs.
     """
@@ -55,7 +58,7 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
                  prefetch=False, collate_fn=default_collate, *, num_workers=0,
                  worker_init_fn=None, persistent_workers=False, prefetch_factor=2,
-                 multiprocessing_context=None, sampler=None):
+                 multiprocessing_context=None, sampler=None, pin_memory=False):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, "
@@ -73,7 +76,7 @@ class DataLoader:
                              f"got {prefetch_factor!r}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
-        self.sampler = sampler
+        self.sampler, self.pin_memory = sampler, bool(pin_memory)
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last, self.prefetch = shuffle, drop_last, prefetch
         self.collate_fn = collate_fn
