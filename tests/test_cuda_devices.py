@@ -83,3 +83,27 @@ def test_pinned_batches_go_to_the_gpu_without_blocking():
     for x, y in loader:
         xt = sn.tensor(x).to("cuda", non_blocking=True)
         assert xt.device == "cuda" and xt.shape == (2, 3)
+
+
+@pytest.mark.standin
+def test_a_checkpoint_moves_between_devices(tmp_path):
+    """Saved from a model on GPU 1, loaded onto the CPU and onto GPU 0, with the optimizer."""
+    sn.manual_seed(0)
+    model = sn.nn.Sequential(sn.nn.Conv2d(1, 2, 3), sn.nn.BatchNorm2d(2)).to("cuda:1")
+    opt = sn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(sn.randn(2, 1, 5, 5, device="cuda:1")).sum().backward()
+    opt.step()
+    sn.io.save(model.state_dict(), tmp_path / "model.npz")
+    sn.io.save_nested(opt.state_dict(), tmp_path / "opt.npz")
+    saved = {k: backend.to_numpy(v) for k, v in model.state_dict().items()}
+    for device in ("cpu", "cuda:0"):
+        sn.manual_seed(1)
+        other = sn.nn.Sequential(sn.nn.Conv2d(1, 2, 3), sn.nn.BatchNorm2d(2)).to(device)
+        other.load_state_dict(sn.io.load(tmp_path / "model.npz"))
+        other_opt = sn.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
+        other_opt.load_state_dict(sn.io.load_nested(tmp_path / "opt.npz"))
+        for k, v in other.state_dict().items():
+            assert backend.device_of(v) == device
+            np.testing.assert_array_equal(backend.to_numpy(v), saved[k], err_msg=k)
+        other(sn.randn(2, 1, 5, 5, device=device)).sum().backward()
+        other_opt.step()                        # the momentum buffers are on ``device`` too

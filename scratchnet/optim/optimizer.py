@@ -118,7 +118,8 @@ class Optimizer:
                 updates.append((p, grad, group))
         for p, grad, group in updates:
             state = self.state.get(p, {})  # .get: no entry for rules that keep no buffer
-            self._update(p.data, grad, state, group)
+            with backend.using_device_of(p.data):     # the parameter's GPU is the current one
+                self._update(p.data, grad, state, group)
             p._version_counter.version += 1  # an in-place write, as torch counts it
             if state:
                 self.state[p] = state
