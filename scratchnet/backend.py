@@ -117,7 +117,7 @@ def _import_cupy():
         return None, f"CuPy is installed but cannot reach a CUDA driver: {err}"
     if count == 0:
         return None, "CuPy is installed but no CUDA GPU is visible"
-    from . import cuda  # noqa: PLC0415  (sn.cuda imports this module)
+    from . import cuda                  # here: sn.cuda and sn.backends import this module
     from .backends.cuda import matmul
     cuda.track_peak_memory(cupy)
     matmul.apply()

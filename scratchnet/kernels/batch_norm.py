@@ -25,8 +25,8 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module, is_cupy
-from ._cupy import elementwise
 from . import threads
+from ._cupy import elementwise
 
 
 def batch_stats(x):

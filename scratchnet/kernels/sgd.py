@@ -13,8 +13,8 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module, is_cupy
-from ._cupy import elementwise
 from . import threads
+from ._cupy import elementwise
 
 
 def sgd_update(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize):

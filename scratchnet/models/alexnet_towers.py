@@ -20,7 +20,6 @@ over the ranks. The final gather of the logits has a replicated consumer (every 
 computes the same loss), so its backward keeps this rank's slice only. Dropout masks a
 tower's own units before they are sent, so both ranks see the same dropped units.
 """
-import numpy as np
 
 from .. import distributed, nn
 from ..backend import get_array_module

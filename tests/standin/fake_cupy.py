@@ -369,12 +369,15 @@ class ElementwiseKernel(harness.ElementwiseKernel):
 
 def _special():
     special = types.ModuleType("cupyx.scipy.special")
-    special.erf = _wrapped_function(np.vectorize(math.erf, otypes=[float]), "erf")
+
+    def erf(x):                              # elementwise, in x's dtype, as CuPy's ufunc
+        host = _here(x, "erf")
+        return ndarray(np.vectorize(math.erf, otypes=[host.dtype])(host))
+    special.erf = erf
     return special
 
 
 cupy = _module()
-SUBMODULES = {"cupyx.scipy.special": None}
 
 
 def submodule(name):

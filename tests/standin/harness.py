@@ -15,7 +15,7 @@ scalars become ``int``/``long long``/``float``. ``max``/``min``/``pow``/``isnan`
 come from <cmath>/<algorithm>, as CUDA's device library provides them. Each (body, types) is
 compiled once with g++ into a shared library cached under the temp directory and called
 through ctypes, so a kernel runs at C speed: fast enough to run every op test and a training
-step of each small model on the CuPy stand-in (tests/standin/cupy.py).
+step of each small model on the CuPy stand-in (tests/standin/fake_cupy.py).
 
 What this exercises of the GPU kernel: its index arithmetic, bounds checks and accumulation
 order, thread by thread; what it does not: CUDA's float contraction (nvcc fuses a·b + c into
@@ -27,7 +27,6 @@ import ctypes
 import functools
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -119,10 +118,10 @@ class ElementwiseKernel:
         """Placeholder name -> dtype, from the first array argument of that type."""
         types = {}
         for p, a in zip(self.inputs + self.outputs, args):
-            if p.dtype is None and isinstance(a, np.ndarray):
-                if types.setdefault(p.type, a.dtype) != a.dtype:
-                    raise TypeError(f"{self.name}: {p.type} is bound to {types[p.type]}, "
-                                    f"{p.name} is {a.dtype}")
+            is_placeholder_array = p.dtype is None and isinstance(a, np.ndarray)
+            if is_placeholder_array and types.setdefault(p.type, a.dtype) != a.dtype:
+                raise TypeError(f"{self.name}: {p.type} is bound to {types[p.type]}, "
+                                f"{p.name} is {a.dtype}")
         for p in self.inputs + self.outputs:
             if p.dtype is None and p.type not in types:
                 raise TypeError(f"{self.name}: no array argument binds type {p.type}")
@@ -165,7 +164,7 @@ def _compiled(source, name):
             f.write(source)
         scratch = src[:-4] + ".so"
         result = subprocess.run([cc, "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o",
-                                 scratch, src], capture_output=True, text=True)
+                                 scratch, src], capture_output=True, text=True, check=False)
         os.unlink(src)
         if result.returncode:
             raise RuntimeError(f"kernel {name} does not compile as C++:\n{result.stderr}\n"
