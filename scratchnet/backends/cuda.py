@@ -35,7 +35,7 @@ class _Matmul:
             linalg = backend.cupy_submodule("cupy._core._routines_linalg")
             kind = linalg.COMPUTE_TYPE_TF32 if self._allow_tf32 else linalg.COMPUTE_TYPE_DEFAULT
             linalg.set_compute_type(np.float32, kind)
-        except (ImportError, AttributeError) as err:   # a CuPy without the switch
+        except (ImportError, AttributeError, TypeError) as err:   # a CuPy without the switch
             if self._allow_tf32:
                 warnings.warn(f"allow_tf32: this CuPy has no compute-type switch ({err}); "
                               "float32 matmuls stay in float32", RuntimeWarning, stacklevel=3)

@@ -127,6 +127,8 @@ class ndarray:
         return Device(self._device)
 
     def __getattr__(self, name):
+        if name.startswith("__"):   # NumPy's __array_interface__ & co: no host access
+            raise AttributeError(f"'ndarray' (CuPy stand-in) object has no attribute {name!r}")
         value = getattr(self._a, name)
         if callable(value):
             return _wrapped_function(getattr(_here(self, name), name), f"ndarray.{name}")
