@@ -41,8 +41,8 @@ def test_zoo_logits_on_the_gpu_match_torchvision(name, zoo, skip_init):
 @pytest.mark.parametrize("depth_or_dense", ["resnet18", "densenet121"])
 def test_training_step_gradients_match_torch_on_cuda(depth_or_dense, skip_init):
     torch = pytest.importorskip("torch")
-    from tests.models import torch_reference as R
-    from tests.models.test_training import _load_both
+    from . import torch_reference as R
+    from .test_training import _load_both
     ours = models.get_model(depth_or_dense)
     theirs = R.resnet(18) if depth_or_dense == "resnet18" else R.DenseNet()
     _load_both(ours, theirs)
@@ -70,10 +70,10 @@ def test_memory_functions_follow_the_pool():
     sn.cuda.reset_peak_memory_stats()
     before = sn.cuda.memory_allocated()
     x = sn.zeros(1 << 20, device="cuda")                      # 4 MiB
-    assert sn.cuda.memory_allocated() >= before + 4 << 20
+    assert sn.cuda.memory_allocated() >= before + (4 << 20)
     del x
     assert sn.cuda.memory_allocated() == before
-    assert sn.cuda.max_memory_allocated() >= before + 4 << 20
+    assert sn.cuda.max_memory_allocated() >= before + (4 << 20)
     sn.cuda.reset_peak_memory_stats()
     assert sn.cuda.max_memory_allocated() == before
 
