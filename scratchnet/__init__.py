@@ -5,7 +5,7 @@
     (x.relu() * 2).sum().backward()     # x.grad now holds 2 where x > 0
     sn.save({"model": model.state_dict(), "epoch": 3}, "ckpt.npz"); sn.load("ckpt.npz")
 """
-from . import accelerator, backend, cuda, functional, random
+from . import accelerator, backend, backends, cuda, functional, random
 from .backend import (cuda_is_available, device, get_default_device, set_default_device,
                       show_config)
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,

@@ -12,4 +12,5 @@ def current_accelerator():
 
 
 def device_count():
-    return int(backend.cuda_is_available())
+    from . import cuda
+    return cuda.device_count()

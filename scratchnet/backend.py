@@ -3,13 +3,14 @@
 Op code is written once against ``xp = get_array_module(*arrays)``. This module is the only
 place that imports CuPy, and it does so lazily: ``import scratchnet`` never needs it.
 """
+import contextlib
 import functools
 import importlib
 
 import numpy as np
 
 DEVICES = ("cpu", "cuda")
-_default_device = "cpu"
+_default_device = None         # set below, once the device class exists
 
 
 def is_cupy(array):
@@ -32,10 +33,12 @@ def get_array_module(*arrays):
 class device(str):
     """A device as torch names it: ``device("cpu")``, ``device("cuda")``, ``device("cuda", 0)``.
 
-    It is the string of its type ("cpu" or "cuda"), so it compares equal to that string and
-    goes wherever a device name does (``tensor.to(device)``, ``model.to(device)``); ``type``
-    and ``index`` are torch's attributes. scratchnet drives one GPU, so the index is kept
-    only to be shown."""
+    It is the string of its type ("cpu" or "cuda"), so it goes wherever a device name does
+    (``tensor.to(device)``, ``model.to(device)``); ``type`` and ``index`` are torch's
+    attributes. A CUDA array's device always has its index (``cuda:1``). Two devices are
+    equal when their types are and their indices, where both have one, are: ``cuda:0 !=
+    cuda:1``, while ``"cuda"`` matches either (torch: ``device("cuda") != device("cuda:0")``;
+    here ``tensor.device == "cuda"`` stays true on every GPU)."""
 
     def __new__(cls, type, index=None):
         if isinstance(type, device) and index is None:
@@ -60,14 +63,44 @@ class device(str):
         shown = "" if self.index is None else f", index={self.index}"
         return f"device(type='{self.type}'{shown})"
 
+    def __eq__(self, other):
+        if not isinstance(other, str):
+            return NotImplemented
+        try:
+            other = device(other)
+        except ValueError:
+            return False
+        return self.type == other.type and (self.index is None or other.index is None
+                                             or self.index == other.index)
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     __hash__ = str.__hash__
 
 
 _CPU, _CUDA = device("cpu"), device("cuda")
+_default_device = _CPU
 
 
 def device_of(array):
-    return _CUDA if is_cupy(array) else _CPU
+    """The device an array lives on; a CUDA one has its index (``cuda:1``)."""
+    return _cuda_device(array.device.id) if is_cupy(array) else _CPU
+
+
+@functools.cache
+def _cuda_device(index):
+    return device("cuda", index)
+
+
+def using_device_of(*arrays):
+    """A context that makes the GPU of the first CuPy array among ``arrays`` the current one
+    (CuPy launches kernels on the current GPU only); does nothing for NumPy arrays."""
+    for a in arrays:
+        if is_cupy(a):
+            return cupy_module().cuda.Device(a.device.id)
+    return contextlib.nullcontext()
 
 
 @functools.cache
@@ -84,6 +117,10 @@ def _import_cupy():
         return None, f"CuPy is installed but cannot reach a CUDA driver: {err}"
     if count == 0:
         return None, "CuPy is installed but no CUDA GPU is visible"
+    from . import cuda                  # here: sn.cuda and sn.backends import this module
+    from .backends.cuda import matmul
+    cuda.track_peak_memory(cupy)
+    matmul.apply()
     return cupy, None
 
 
@@ -106,14 +143,12 @@ def cuda_is_available():
     return _import_cupy()[0] is not None
 
 
-def check_device(device):
-    """Normalise a device name ('cpu', 'cuda', 'cuda:0') or raise naming the known ones."""
-    if device is None:
+def check_device(name):
+    """A ``device`` from a name ('cpu', 'cuda', 'cuda:1') or a device, keeping the index; None
+    is the default device. Raises naming the known ones."""
+    if name is None:
         return _default_device
-    name = str(device).split(":")[0]
-    if name not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
-    return name
+    return name if isinstance(name, device) else device(str(name))
 
 
 def set_default_device(device):
@@ -121,7 +156,7 @@ def set_default_device(device):
     none is given."""
     global _default_device
     device = check_device(device)
-    if device == "cuda":
+    if device.type == "cuda":
         cupy_module()
     _default_device = device
 
@@ -131,13 +166,19 @@ def get_default_device():
 
 
 def to_device(array, device):
-    """Copy ``array`` to ``device`` if it is not there already."""
+    """Copy ``array`` to ``device`` if it is not there already. ``cuda`` without an index is
+    the current GPU; between two GPUs the copy goes through the host (no peer access needed)."""
     device = check_device(device)
-    if device == device_of(array):
-        return array
-    if device == "cuda":
-        return cupy_module().asarray(array)
-    return array.get()
+    if device.type == "cpu":
+        return array.get() if is_cupy(array) else array
+    cupy = cupy_module()
+    index = cupy.cuda.runtime.getDevice() if device.index is None else device.index
+    if is_cupy(array):
+        if array.device.id == index:
+            return array
+        array = array.get()
+    with cupy.cuda.Device(index):
+        return cupy.asarray(array)
 
 
 def to_numpy(array):

@@ -19,14 +19,14 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
     host memory in scratchnet).
     """
     if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
-        data = np.asarray(data)
+        data = np.asarray(data)                    # host: a NumPy scalar
     if device is None and _is_array(data):
         device = backend.device_of(_raw(data))
     device = backend.check_device(device)
     if _is_array(data):
         array = _raw(data).copy()
     else:
-        array = np.asarray(_plain(data))
+        array = np.asarray(_plain(data))           # host: Python numbers
         kept = _tensor_dtypes(data)   # a dtype some Tensor in the list has is kept
         if array.dtype == np.float64 and array.dtype not in kept:
             array = array.astype(np.float32)  # from Python floats: torch's default float

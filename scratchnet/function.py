@@ -160,7 +160,7 @@ class Function:
                                       for t in inputs)
         if self.inplace:
             inputs[0]._version_counter.version += 1
-        with ieee():
+        with ieee(), backend.using_device_of(*(t.data for t in tensors)):
             outputs = self.forward(*(None if t is None else t.data for t in inputs))
         single = not isinstance(outputs, tuple)
         if self.inplace:
@@ -409,57 +409,67 @@ def run_backward(root, grad, retain_graph=False):
         fn = tensor.grad_fn
         if fn is None:
             entry = leaf_grads.setdefault(id(tensor), [tensor, None])
-            entry[1] = g if entry[1] is None else entry[1] + g
+            if entry[1] is None:
+                entry[1] = g
+            else:
+                with backend.using_device_of(g):
+                    entry[1] = entry[1] + g
             return
         if fn not in pending:
             pending[fn] = [None] * len(fn.outputs)
             heapq.heappush(heap, (-fn.generation, next(order), fn))
         slot = pending[fn]
         i = tensor._output_index
-        slot[i] = g if slot[i] is None else slot[i] + g
+        if slot[i] is None:
+            slot[i] = g
+        else:
+            with backend.using_device_of(g):
+                slot[i] = slot[i] + g
 
     send(root, grad)
     while heap:
         fn = heapq.heappop(heap)[2]
         grads = pending.pop(fn)
-        xp = backend.get_array_module(*[g for g in grads if g is not None])
-        for i, ref in enumerate(fn.outputs):
-            if grads[i] is None:  # an output nobody used, e.g. one piece of a split
-                shape, dtype = fn._output_meta[i]
-                grads[i] = xp.zeros(shape, dtype)
-                continue
-            if fn._output_hooks and i in fn._output_hooks:
-                grads[i] = run_hooks(fn._output_hooks[i], grads[i])
-            y = ref()
-            if y is not None and y._retains_grad:  # summed over backward calls, as torch
-                y._grad = Tensor(grads[i].copy() if y._grad is None else y._grad.data + grads[i])
-        start = time.perf_counter()
-        try:
-            input_grads = fn.backward(*grads)
-        except Exception as error:
-            if fn._forward_trace is not None and hasattr(error, "add_note"):
-                error.add_note(fn._forward_trace.describe(fn))  # anomaly mode (Python 3.11+)
-            raise
-        seconds = time.perf_counter() - start if backward_observers else None
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        if len(input_grads) != len(fn.inputs):
-            input_grads = one_per_input(fn, input_grads)
-        for x, gx in zip(fn.inputs, input_grads):
-            if gx is None or x is None or not x.requires_grad:
-                if x is None and gx is not None:
-                    checked_gradient(fn, input_grads, x, gx)  # raises: no input to take it
-                continue
-            kind, shape, dtype = x.signature if type(x) is Edge else _signature(x.data)
-            if type(gx) is not kind or gx.shape != shape or gx.dtype != dtype:
-                gx = checked_gradient(fn, input_grads, x, gx)  # the rare case: cast or raise
-            send(x, gx)
-        for observe in backward_observers:
-            observe(fn, grads, input_grads, seconds)
-        if not retain_graph:
-            fn.release()
-        if waiting:
-            _count_arrivals(fn, waiting, leaf_grads, taken)
+        with backend.using_device_of(*grads):     # its GPU is the current one meanwhile
+            xp = backend.get_array_module(*[g for g in grads if g is not None])
+            for i, ref in enumerate(fn.outputs):
+                if grads[i] is None:  # an output nobody used, e.g. one piece of a split
+                    shape, dtype = fn._output_meta[i]
+                    grads[i] = xp.zeros(shape, dtype)
+                    continue
+                if fn._output_hooks and i in fn._output_hooks:
+                    grads[i] = run_hooks(fn._output_hooks[i], grads[i])
+                y = ref()
+                if y is not None and y._retains_grad:  # summed over backward calls, as torch
+                    y._grad = Tensor(grads[i].copy() if y._grad is None
+                                     else y._grad.data + grads[i])
+            start = time.perf_counter()
+            try:
+                input_grads = fn.backward(*grads)
+            except Exception as error:
+                if fn._forward_trace is not None and hasattr(error, "add_note"):
+                    error.add_note(fn._forward_trace.describe(fn))  # anomaly mode (Python 3.11+)
+                raise
+            seconds = time.perf_counter() - start if backward_observers else None
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(fn.inputs):
+                input_grads = one_per_input(fn, input_grads)
+            for x, gx in zip(fn.inputs, input_grads):
+                if gx is None or x is None or not x.requires_grad:
+                    if x is None and gx is not None:
+                        checked_gradient(fn, input_grads, x, gx)  # raises: no input to take it
+                    continue
+                kind, shape, dtype = x.signature if type(x) is Edge else _signature(x.data)
+                if type(gx) is not kind or gx.shape != shape or gx.dtype != dtype:
+                    gx = checked_gradient(fn, input_grads, x, gx)  # the rare case: cast or raise
+                send(x, gx)
+            for observe in backward_observers:
+                observe(fn, grads, input_grads, seconds)
+            if not retain_graph:
+                fn.release()
+            if waiting:
+                _count_arrivals(fn, waiting, leaf_grads, taken)
 
     for leaf, g in leaf_grads.values():
         _accumulate(leaf, g, taken)

@@ -134,7 +134,8 @@ class Tensor(TensorMethods):
         return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self):
-        body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(backend.to_numpy(self.data), separator=", ",  # host: copied
+                               prefix="tensor(")
         extras = []
         if self.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -206,6 +207,10 @@ class Tensor(TensorMethods):
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn; "
                                "did you forget requires_grad=True, or run under no_grad()?")
+        with backend.using_device_of(self.data):          # self's GPU is the current one
+            self._backward(gradient, retain_graph, run_backward)
+
+    def _backward(self, gradient, retain_graph, run_backward):
         xp = backend.get_array_module(self.data)
         if gradient is None:
             if self.data.size != 1:

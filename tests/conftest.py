@@ -10,7 +10,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import scratchnet as sn
-from tests.helpers import global_state, restore_global_state, state_changes
+from scratchnet import backend
+from scratchnet.kernels import _cupy
+from tests.helpers import DEVICES, global_state, restore_global_state, state_changes
+from tests.standin import fake_cupy, harness
 
 # test modules import the shared helpers as `from tests.helpers import ...`
 sys.path.insert(0, os.path.dirname(__file__))
@@ -25,26 +28,46 @@ settings.load_profile(os.environ.get("SCRATCHNET_HYPOTHESIS", "ci"))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs CuPy and a CUDA GPU; skipped without them")
+    config.addinivalue_line("markers", "standin: runs the CUDA path on the CuPy stand-in "
+                            "(tests/standin), its kernels compiled for the CPU")
     config.addinivalue_line("markers", "slow: big models at full size; run with SCRATCHNET_SLOW=1")
 
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("SCRATCHNET_SLOW") != "1":
         for item in items:
-            if "slow" in item.keywords:
+            if item.get_closest_marker("slow"):
                 item.add_marker(pytest.mark.skip(reason="slow; run with SCRATCHNET_SLOW=1"))
     if sn.cuda_is_available():
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU")
     for item in items:
-        if "gpu" in item.keywords:
+        if item.get_closest_marker("gpu"):     # not `in item.keywords`: a folder named gpu
             item.add_marker(skip)
 
 
-@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+@pytest.fixture(params=DEVICES)
 def device(request):
-    """Run a test once per device; the cuda run skips cleanly without a GPU."""
+    """Run a test once per device: cpu, cuda on the CuPy stand-in, and cuda on a real GPU
+    (skipped cleanly without one)."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def cupy_stand_in(request):
+    """For tests marked ``standin``: CuPy is the stand-in (tests/standin/fake_cupy.py), its
+    ElementwiseKernels compiled for the CPU by tests/standin/harness.py."""
+    if request.node.get_closest_marker("standin") is None:
+        yield None
+        return
+    if harness.compiler() is None:
+        pytest.skip("the CuPy stand-in's kernel harness needs a C++ compiler (g++)")
+    monkeypatch = request.getfixturevalue("monkeypatch")   # only here: see sealed_global_state
+    monkeypatch.setattr(backend, "_import_cupy", lambda: (fake_cupy.cupy, None))
+    monkeypatch.setattr(backend, "cupy_submodule", fake_cupy.submodule)
+    _cupy.elementwise.cache_clear()
+    yield fake_cupy
+    _cupy.elementwise.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,9 @@ import scratchnet as sn
 from scratchnet import backend, function
 from scratchnet.kernels import workspace
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+# "standin": the CUDA path on the CuPy stand-in (tests/standin), its kernels run on the CPU
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.standin, id="standin"),
+           pytest.param("cuda", marks=pytest.mark.gpu)]
 FLOATS = [np.float32, np.float64]
 TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
@@ -79,7 +81,8 @@ def assert_matches_torch(fn, torch_fn, arrays, dtype=np.float64, requires_grad=N
     grads = [x.grad.data for x in ours if x is not None and x.grad is not None]
     for i in range(len(grads)):
         for j in range(i + 1, len(grads)):
-            assert not np.shares_memory(grads[i], grads[j]), "two gradients share memory"
+            assert not backend.get_array_module(grads[i]).shares_memory(grads[i], grads[j]), \
+                "two gradients share memory"
     return out
 
 

@@ -2,6 +2,7 @@
 the input: what forward returns, what backward returns (count, type, shape, dtype, device);
 state kept only through save_for_backward; next_functions and the forward observers."""
 import gc
+import types
 
 import numpy as np
 import pytest
@@ -144,13 +145,14 @@ def test_a_gradient_that_is_not_an_array_raises(bad, what):
 
 
 class CudaLike(np.ndarray):
-    """An array that scratchnet's backend takes for a CuPy array (by its module)."""
+    """An array that scratchnet's backend takes for a CuPy array (by its module), on GPU 0."""
 
     __module__ = "cupy"
+    device = types.SimpleNamespace(id=0)
 
 
 def test_a_gradient_on_another_device_raises():
-    with pytest.raises(RuntimeError, match=r"Returns.backward returned a gradient on cuda for "
+    with pytest.raises(RuntimeError, match=r"Returns.backward returned a gradient on cuda:0 for "
                                            r"input 1, which is on cpu"):
         _backward(lambda gy, a, b: (gy * b, (gy * a).view(CudaLike)))
 

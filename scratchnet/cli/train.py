@@ -384,7 +384,7 @@ def _data_dir(args, ckpt):
 
 
 def check_device(device):
-    if device == "cuda":
+    if backend.device(device).type == "cuda":       # "cuda" or "cuda:1"
         try:
             backend.cupy_module()
         except RuntimeError as err:   # says which piece (CuPy, driver, GPU) is missing

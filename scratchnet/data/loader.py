@@ -48,6 +48,9 @@ class DataLoader(_TorchStyleLoader):
     ``DistributedSampler``, say) instead of ``shuffle``; ``seed`` then seeds augmentation
     only.
 
+    pin_memory: accepted, as torch's, with no effect: batches are NumPy arrays in ordinary
+    memory, and ``batch.to("cuda", non_blocking=True)`` copies them (synchronously).
+
     Each ``iter(loader)`` runs one epoch and advances ``loader.epoch``; ``set_epoch(e)``
     chooses the epoch the next iteration runs. The epoch an iteration runs is passed on to
     the sampler (its ``set_epoch``), so a DistributedSampler needs no call of its own.
@@ -56,7 +59,7 @@ class DataLoader(_TorchStyleLoader):
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
                  prefetch=False, collate_fn=default_collate, *, num_workers=0,
                  worker_init_fn=None, persistent_workers=False, prefetch_factor=2,
-                 multiprocessing_context=None, sampler=None):
+                 multiprocessing_context=None, sampler=None, pin_memory=False):
         for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0),
                                  ("prefetch_factor", prefetch_factor, 1)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
@@ -75,7 +78,7 @@ class DataLoader(_TorchStyleLoader):
                          drop_last=bool(drop_last), worker_init_fn=worker_init_fn,
                          multiprocessing_context=multiprocessing_context,
                          prefetch_factor=int(prefetch_factor) if num_workers else None,
-                         persistent_workers=persistent_workers)
+                         persistent_workers=persistent_workers, pin_memory=pin_memory)
         self.shuffle, self.prefetch = shuffle, prefetch
         self.epoch = 0
 

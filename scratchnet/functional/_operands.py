@@ -49,12 +49,18 @@ def promote(a, b):
 
 
 def _scalar_like(value, ref, xp):
+    """``value`` as a constant Tensor on ref's device (its GPU, when ref is on one)."""
+    with backend.using_device_of(ref.data):
+        return _constant(value, ref, xp)
+
+
+def _constant(value, ref, xp):
     if isinstance(value, (bool, np.bool_)):
         dtype = ref.dtype
     elif isinstance(value, (float, np.floating)) and ref.dtype.kind != "f":
         dtype = np.float32
     elif isinstance(value, (int, float, np.number)):
-        dtype = ref.dtype if ref.dtype.kind != "b" else np.asarray(value).dtype
+        dtype = ref.dtype if ref.dtype.kind != "b" else np.result_type(value)
         if isinstance(value, int) and dtype.kind in "iu":
             value = wrapped_int(value, dtype)
     else:

@@ -46,7 +46,20 @@ def _target_weights(x, t, weight, ignore_index, reduction, label_smoothing):
         q = q + (eps / C) * w_c * valid[:, None]
     # torch's mean divides both terms by the summed weights of the non-ignored targets
     # (their count when no weight is given)
-    return q, (float(w_y.sum()) if reduction == "mean" else 1)
+    return q, (_total(w_y.sum()) if reduction == "mean" else 1)
+
+
+def _total(total):
+    """D as a float on the CPU; on the GPU it stays a 0-d device array, since reading it would
+    cost a device-to-host copy (and a sync) every step."""
+    return total if backend.is_cupy(total) else float(total)
+
+
+def _unless_zero_total(divisor, zero_total_grad, grad):
+    """``grad()``, or ``zero_total_grad()`` when D = 0; chosen on the device when D lives there."""
+    if backend.is_cupy(divisor):
+        return backend.get_array_module(divisor).where(divisor == 0, zero_total_grad(), grad())
+    return zero_total_grad() if divisor == 0 else grad()
 
 
 def _index_losses(logp, t, w, ignore_index, eps):
@@ -102,6 +115,8 @@ def _check_class_target(op, input, target, weight, ignore_index, reduction):
         raise ValueError(f"{op}: expected an integer target of shape {expected} for input of "
                          f"shape {input.shape}, got {target.dtype} {target.shape}")
     t = target.data
+    if backend.is_cupy(t):
+        return       # checking would copy to the host every step (torch: a device-side assert)
     bad = ((t < 0) | (t >= C)) & (t != ignore_index)
     if bool(bad.any()):
         raise IndexError(f"{op}: target {int(t[bad][0])} is out of bounds for {C} classes")
@@ -119,6 +134,8 @@ def _reduce(losses, divisor, reduction):
     ignored that is 0 / 0 = nan, as in torch."""
     if reduction == "none":
         return losses
+    if backend.is_cupy(divisor):
+        return losses.sum() / divisor.astype(losses.dtype)
     return losses.sum() / losses.dtype.type(divisor)
 
 
@@ -127,6 +144,9 @@ def _upstream(gy, divisor, reduction):
     an empty batch; a zero total weight of class indices is ``_zero_total_weight_grad``)."""
     if reduction == "none":
         return gy[:, None]
+    if backend.is_cupy(divisor):                 # no host read of D: 0 selected on the device
+        xp = backend.get_array_module(divisor)
+        return xp.where(divisor != 0, gy / xp.where(divisor == 0, 1, divisor), 0).astype(gy.dtype)
     return gy / divisor if divisor else gy * 0
 
 
@@ -155,12 +175,14 @@ class CrossEntropyFunction(Function):
         p, q, t, w, logp = self.saved_tensors
         gx = gt = None
         if self.needs_input_grad[0]:
-            if self.divisor == 0 and t.dtype.kind != "f":
-                gx = _zero_total_weight_grad(t, self.ignore_index, p.shape, rows=True)
-                gx = gx.astype(p.dtype)
+            def softmax_grad():
+                return (p * q.sum(axis=1, keepdims=True) - q) * _upstream(gy, self.divisor,
+                                                                          self.reduction)
+            if t.dtype.kind == "f":
+                gx = softmax_grad()
             else:
-                up = _upstream(gy, self.divisor, self.reduction)
-                gx = (p * q.sum(axis=1, keepdims=True) - q) * up
+                gx = _unless_zero_total(self.divisor, lambda: _zero_total_weight_grad(
+                    t, self.ignore_index, p.shape, rows=True).astype(p.dtype), softmax_grad)
         if self.needs_input_grad[1]:
             xp = backend.get_array_module(gy)
             C = p.shape[1]
@@ -202,10 +224,10 @@ class NLLLossFunction(Function):
 
     def backward(self, gy):
         q, t = self.saved_tensors
-        if self.divisor == 0:
-            gx = _zero_total_weight_grad(t, self.ignore_index, q.shape, rows=False)
-            return gx.astype(q.dtype), None, None
-        return -q * _upstream(gy, self.divisor, self.reduction), None, None
+        gx = _unless_zero_total(self.divisor, lambda: _zero_total_weight_grad(
+            t, self.ignore_index, q.shape, rows=False).astype(q.dtype),
+            lambda: -q * _upstream(gy, self.divisor, self.reduction))
+        return gx, None, None
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):

@@ -126,12 +126,12 @@ def _avg_divisor(size, kernel, stride, padding, out_size, count_include_pad, ove
     sides = []
     for n, k, s, p, o in zip(size, kernel, stride, padding, out_size):
         start = np.arange(o) * s - p
-        end = np.minimum(start + k, n + p)                     # clipped to the padded input
+        end = np.minimum(start + k, n + p)     # host: window ends, clipped to the padded input
         if count_include_pad:
             sides.append(end - start)
         else:
-            sides.append(np.minimum(end, n) - np.maximum(start, 0))
-    return np.maximum(sides[0][:, None] * sides[1][None, :], 1).astype(np.float64)
+            sides.append(np.minimum(end, n) - np.maximum(start, 0))   # host: window sizes
+    return np.maximum(sides[0][:, None] * sides[1][None, :], 1).astype(np.float64)  # host
 
 
 class AdaptiveAvgPool2dFunction(Function):

@@ -6,6 +6,8 @@ scatter into zeros, split instead of concatenate). An output whose array is a vi
 input's (reshape, permute, transpose, basic indexing, split) is a view as torch's: it shares
 the input's version counter and in-place writes through it reach the input (_views.py).
 """
+import math
+from itertools import accumulate
 from operator import itemgetter, methodcaller
 
 import numpy as np
@@ -33,7 +35,7 @@ def reshape(input, shape):
     """y = x viewed as ``shape`` (one entry may be -1). Backward: gx = gy reshaped to x's shape."""
     check_tensor("reshape", input)
     shape = tuple(int(n) for n in shape)
-    known = int(np.prod([n for n in shape if n != -1]))
+    known = math.prod(n for n in shape if n != -1)
     size = input.numel()
     if shape.count(-1) > 1 or (-1 in shape and (known == 0 or size % known)) or (
             -1 not in shape and known != size):
@@ -65,7 +67,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
                          f"tensor of shape {shape}")
-    return reshape(input, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+    return reshape(input, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
 
 def squeeze(input, dim=None):
@@ -91,7 +93,7 @@ class PermuteFunction(Function):
         return x.transpose(self.dims)
 
     def backward(self, gy):
-        return gy.transpose(np.argsort(self.dims))
+        return gy.transpose(sorted(range(len(self.dims)), key=self.dims.__getitem__))  # inverse
 
 
 def permute(input, dims):
@@ -144,7 +146,7 @@ def unwrap_index(index):
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        return np.asarray(index)          # host: a Python list; CuPy indexes with it too
     return index
 
 
@@ -159,7 +161,7 @@ class CatFunction(Function):
     def backward(self, gy):
         xp = backend.get_array_module(gy)
         # views into gy, one per input: the gradient is never copied
-        return tuple(xp.split(gy, np.cumsum(self.sizes)[:-1], axis=self.dim))
+        return tuple(xp.split(gy, list(accumulate(self.sizes[:-1])), axis=self.dim))
 
 
 def cat(tensors, dim=0):
@@ -206,7 +208,7 @@ class SplitFunction(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        return tuple(xp.split(x, np.cumsum(self.sizes)[:-1], axis=self.dim))
+        return tuple(xp.split(x, list(accumulate(self.sizes[:-1])), axis=self.dim))
 
     def backward(self, *gys):
         return backend.get_array_module(*gys).concatenate(gys, axis=self.dim)
@@ -230,7 +232,7 @@ def split(tensor, split_size_or_sections, dim=0):
     if len(sizes) == 1:
         return (tensor,)
     pieces = SplitFunction(sizes, dim)(tensor)
-    starts = np.cumsum([0] + sizes[:-1])
+    starts = accumulate([0] + sizes[:-1])
     return tuple(track(piece, tensor, itemgetter((slice(None),) * dim + (slice(start, start + n),)),
                        multiple=True) for piece, start, n in zip(pieces, starts, sizes))
 

@@ -94,4 +94,4 @@ def _sizes(args):
     """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean (2, 3)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
-    return tuple(int(n) for n in np.asarray(args, dtype=np.int64).reshape(-1))
+    return tuple(int(n) for n in np.asarray(args, dtype=np.int64).reshape(-1))  # host: ints

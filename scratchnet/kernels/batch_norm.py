@@ -13,18 +13,24 @@ constants (eval). NumPy's version makes a full temporary for x − mean and one 
 per ufunc; the Numba twin runs each channel on one worker (each worker a block of channels,
 kernels/threads.py), streaming its N blocks twice. Its sums go through an accumulator per
 position l (acc[l] += ..., vectorizable and each summing only N values), reduced at the end,
-so float32 sums keep their accuracy without reassociating (no fastmath). On CuPy arrays the
-reference runs (CuPy's reductions and elementwise ops are already one kernel each).
+so float32 sums keep their accuracy without reassociating (no fastmath).
+
+On the GPU the per-channel sums are CuPy's own reductions (``x.sum(axis=(0, 2))``, one kernel
+each); the two elementwise passes are CUDA twins (``_AFFINE_SRC``, ``_GX_SRC``): one thread
+per element i of the (N, C, L) array, whose channel is c = (i / L) % C. Like every CUDA twin
+they are CuPy ElementwiseKernel bodies, run on the CPU by the tests' C++ harness (see
+kernels/_cupy.py).
 """
 import numba
 import numpy as np
 
 from ..backend import get_array_module, is_cupy
 from . import threads
+from ._cupy import elementwise
 
 
 def batch_stats(x):
-    if is_cupy(x) or x.size == 0:
+    if is_cupy(x) or x.size == 0:              # on CuPy: its reductions, one kernel each
         return batch_stats_reference(x)
     C = x.shape[1]
     mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
@@ -34,8 +40,10 @@ def batch_stats(x):
 
 
 def affine(x, a, shift):
-    if is_cupy(x) or x.size == 0:
+    if x.size == 0:
         return affine_reference(x, a, shift)
+    if is_cupy(x):
+        return _affine_cupy(x, a, shift)
     y = np.empty_like(x)
     threads.parallel_range(x.shape[1], lambda start, stop: _affine_numba(
         x, a, shift, y, start, stop), x.size)
@@ -44,8 +52,10 @@ def affine(x, a, shift):
 
 def backward(x, gy, mean, invstd, a, batch_stats_used, need_gx=True):
     """(gx, gw, gb), gx None unless ``need_gx``."""
-    if is_cupy(x) or x.size == 0:
+    if x.size == 0:
         return backward_reference(x, gy, mean, invstd, a, batch_stats_used, need_gx)
+    if is_cupy(x):
+        return _backward_cupy(x, gy, mean, invstd, a, batch_stats_used, need_gx)
     C = x.shape[1]
     gb, gw = np.empty(C, x.dtype), np.empty(C, x.dtype)
     gx = np.empty_like(x) if need_gx else np.empty((0, 0, 0), x.dtype)
@@ -138,3 +148,40 @@ def _backward_numba(x, gy, mean, invstd, a, m, batch, need_gx, gb, gw, gx, start
             for n in range(N):
                 for l in range(L):
                     gx[n, c, l] = a[c] * (gy[n, c, l] - k0 - (x[n, c, l] - mean[c]) * k1)
+
+
+# One thread per element i of the (N, C, L) arrays; its channel is c = (i / L) % C.
+_AFFINE_SRC = r"""
+    const int c = (i / L) % C;
+    y = x * a[c] + shift[c];
+"""
+
+# k0 = k·gb/m and k1 = k·invstd·gw/m are per-channel constants, computed once per channel
+_GX_SRC = r"""
+    const int c = (i / L) % C;
+    gx = a[c] * (gy - k0[c] - (x - mean[c]) * k1[c]);
+"""
+
+
+def _affine_cupy(x, a, shift):
+    y = get_array_module(x).empty_like(x)
+    kernel = elementwise("T x, raw T a, raw T shift, int32 C, int32 L", "T y", _AFFINE_SRC,
+                         "scratchnet_bn_affine")
+    kernel(x, a, shift, x.shape[1], x.shape[2], y)
+    return y
+
+
+def _backward_cupy(x, gy, mean, invstd, a, batch_stats_used, need_gx):
+    xp = get_array_module(x)
+    m = _count(x)
+    gb = gy.sum(axis=(0, 2))
+    gw = xp.einsum("ncl,ncl->c", gy, x - mean[:, None]) * invstd
+    if not need_gx:
+        return None, gw, gb
+    batch = x.dtype.type(batch_stats_used)
+    k0, k1 = batch * gb / m, batch * invstd * gw / m
+    gx = xp.empty_like(x)
+    kernel = elementwise("T x, T gy, raw T a, raw T mean, raw T k0, raw T k1, int32 C, int32 L",
+                         "T gx", _GX_SRC, "scratchnet_bn_backward_gx")
+    kernel(x, gy, xp.ascontiguousarray(a), mean, k0, k1, x.shape[1], x.shape[2], gx)
+    return gx, gw, gb

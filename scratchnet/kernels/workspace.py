@@ -72,7 +72,8 @@ def buffer(name, shape, dtype, xp):
     nbytes = size * np.dtype(dtype).itemsize
     if getattr(_held, "limit_set", None) != _limit_set:
         _held.buffers, _held.limit_set = {}, _limit_set
-    key = (name, xp.__name__)
+    gpu = None if xp is np else xp.cuda.runtime.getDevice()    # one buffer per GPU
+    key = (name, xp.__name__, gpu)
     held = _held.buffers.get(key)
     if held is None or held.nbytes < nbytes:
         held = xp.empty(nbytes, xp.uint8)

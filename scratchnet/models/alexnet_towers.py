@@ -20,7 +20,6 @@ over the ranks. The final gather of the logits has a replicated consumer (every 
 computes the same loss), so its backward keeps this rank's slice only. Dropout masks a
 tower's own units before they are sent, so both ranks see the same dropped units.
 """
-import numpy as np
 
 from .. import distributed, nn
 from ..backend import get_array_module
@@ -122,7 +121,8 @@ class AlexNetV1Towers(ZooModel):
         halves = {key: _array(value) for key, value in state.items()}
         for key in self.state_dict():
             if key in halves:
-                halves[key] = np.split(halves[key], 2, axis=0)[tower]
+                half = len(halves[key]) // 2             # dim 0 splits between the towers
+                halves[key] = halves[key][tower * half:(tower + 1) * half]
         return self.load_state_dict(halves)
 
     def full_state_dict(self):

@@ -12,7 +12,7 @@ from ..tensor import Tensor
 
 def _fill(tensor, values):
     with no_grad():
-        return tensor.copy_(Tensor(backend.to_device(np.asarray(values), tensor.device)))
+        return tensor.copy_(Tensor(backend.to_device(np.asarray(values), tensor.device)))  # host: drawn there
 
 
 def _calculate_fan_in_and_fan_out(tensor):
@@ -21,7 +21,7 @@ def _calculate_fan_in_and_fan_out(tensor):
     if tensor.ndim < 2:
         raise ValueError("fan in and fan out cannot be computed for a tensor with fewer than "
                          f"2 dimensions, got shape {tensor.shape}")
-    receptive = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
+    receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 

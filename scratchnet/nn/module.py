@@ -112,7 +112,9 @@ class Module:
         hooked = self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")
         if hooked and is_grad_enabled():
             call, args = _backward_hooks.wrap_inputs(self, args)
-        out = self.forward(*args, **kwargs)
+        # the input's GPU is the current one, for the layer's own array work (buffer updates)
+        with backend.using_device_of(*(a.data for a in args if isinstance(a, Tensor))):
+            out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:

@@ -9,7 +9,7 @@ import numpy as np
 def new_step_counter():
     """``state['step']``: a float32 0-d array on the CPU, as torch keeps it (not a Python int),
     so that a state_dict holds the same type as torch's."""
-    return np.array(0.0, dtype=np.float32)
+    return np.array(0.0, dtype=np.float32)     # host: the step counter lives on the CPU
 
 
 def count_step(state):

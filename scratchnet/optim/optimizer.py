@@ -118,7 +118,8 @@ class Optimizer:
                 updates.append((p, grad, group))
         for p, grad, group in updates:
             state = self.state.get(p, {})  # .get: no entry for rules that keep no buffer
-            self._update(p.data, grad, state, group)
+            with backend.using_device_of(p.data):     # the parameter's GPU is the current one
+                self._update(p.data, grad, state, group)
             p._version_counter.version += 1  # an in-place write, as torch counts it
             if state:
                 self.state[p] = state
@@ -179,7 +180,7 @@ class Optimizer:
     def _load_buffer(self, p, index, key, value):
         value = value.data if isinstance(value, Tensor) else value
         if key == "step":
-            return np.array(backend.to_numpy(value))  # a copy, on the CPU as in torch
+            return np.array(backend.to_numpy(value))  # host: a copy, on the CPU as in torch
         if not (isinstance(value, np.ndarray) or backend.is_cupy(value)):
             return value
         if tuple(value.shape) != p.shape:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import scratchnet as sn
 import scratchnet.functional as F
-from tests.helpers import FLOATS, assert_gradcheck, assert_matches_torch
+from tests.helpers import DEVICES, FLOATS, assert_gradcheck, assert_matches_torch
 from tests.strategies import seeds, shapes, values
 
 torch = pytest.importorskip("torch")
@@ -31,9 +31,10 @@ def _arrays(rng, shape, with_weight, with_pos_weight):
     return target, weight, pos_weight
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", FLOATS)
 @given(case=bce_cases(), seed=seeds)
-def test_bce_with_logits_matches_torch(dtype, case, seed):
+def test_bce_with_logits_matches_torch(dtype, device, case, seed):
     shape, reduction, with_weight, with_pos_weight = case
     rng = np.random.default_rng(seed)
     target, weight, pos_weight = _arrays(rng, shape, with_weight, with_pos_weight)
@@ -44,7 +45,7 @@ def test_bce_with_logits_matches_torch(dtype, case, seed):
         lambda x, t, w, p: TF.binary_cross_entropy_with_logits(x, t, w, reduction=reduction,
                                                                pos_weight=p),
         [x, target, weight, pos_weight], dtype, requires_grad=[True, True, False, False],
-        seed=seed)
+        seed=seed, device=device)
 
 
 @given(case=bce_cases(), seed=seeds)
@@ -59,9 +60,10 @@ def test_bce_with_logits_gradcheck(case, seed):
         requires_grad=[True, True, False, False])
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", FLOATS)
 @given(case=bce_cases(), seed=seeds)
-def test_bce_matches_torch_and_finite_differences(dtype, case, seed):
+def test_bce_matches_torch_and_finite_differences(dtype, device, case, seed):
     shape, reduction, with_weight, _ = case
     rng = np.random.default_rng(seed)
     target, weight, _ = _arrays(rng, shape, with_weight, False)
@@ -69,8 +71,8 @@ def test_bce_matches_torch_and_finite_differences(dtype, case, seed):
     assert_matches_torch(lambda p, t, w: F.binary_cross_entropy(p, t, w, reduction),
                          lambda p, t, w: TF.binary_cross_entropy(p, t, w, reduction=reduction),
                          [p, target, weight], dtype, requires_grad=[True, True, False],
-                         seed=seed)
-    if dtype == np.float64:
+                         seed=seed, device=device)
+    if dtype == np.float64 and device == "cpu":
         assert_gradcheck(lambda p, t, w: F.binary_cross_entropy(p, t, w, reduction),
                          [p, target, weight], requires_grad=[True, True, False])
 

@@ -6,7 +6,7 @@ from hypothesis import given
 
 import scratchnet as sn
 import scratchnet.functional as F
-from tests.helpers import FLOATS, assert_gradcheck, assert_matches_torch
+from tests.helpers import DEVICES, FLOATS, assert_gradcheck, assert_matches_torch
 from tests.strategies import seeds, values
 
 torch = pytest.importorskip("torch")
@@ -27,13 +27,14 @@ def test_einsum_gradcheck(equation, shapes, seed):
     assert_gradcheck(lambda *ops: F.einsum(equation, *ops), [values(rng, s) for s in shapes])
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("equation, shapes", CASES)
-def test_einsum_matches_torch(equation, shapes, dtype):
+def test_einsum_matches_torch(equation, shapes, dtype, device):
     rng = np.random.default_rng(0)
     assert_matches_torch(lambda *ops: sn.einsum(equation, *ops),
                          lambda *ops: torch.einsum(equation, *ops),
-                         [values(rng, s) for s in shapes], dtype)
+                         [values(rng, s) for s in shapes], dtype, device=device)
 
 
 def test_einsum_takes_a_list_of_operands():

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import scratchnet as sn
 import scratchnet.functional as F
-from tests.helpers import FLOATS, assert_gradcheck, assert_matches_torch
+from tests.helpers import DEVICES, FLOATS, assert_gradcheck, assert_matches_torch
 from tests.strategies import seeds, shapes, values
 
 torch = pytest.importorskip("torch")
@@ -27,25 +27,29 @@ def expand_cases(draw):
     return shape, tuple(sizes)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", FLOATS)
 @given(case=expand_cases(), seed=seeds)
-def test_expand_matches_torch_and_finite_differences(dtype, case, seed):
+def test_expand_matches_torch_and_finite_differences(dtype, device, case, seed):
     shape, sizes = case
     x = values(np.random.default_rng(seed), shape)
     assert_matches_torch(lambda t: t.expand(sizes), lambda t: t.expand(sizes), [x], dtype,
-                         seed=seed)
-    assert_gradcheck(lambda t: F.expand(t, sizes), [x])
+                         seed=seed, device=device)
+    if device == "cpu":
+        assert_gradcheck(lambda t: F.expand(t, sizes), [x])
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", FLOATS)
 @given(shape=shapes(0, 3, 1, 3), data=st.data(), seed=seeds)
-def test_repeat_matches_torch_and_finite_differences(dtype, shape, data, seed):
+def test_repeat_matches_torch_and_finite_differences(dtype, device, shape, data, seed):
     repeats = tuple(data.draw(st.lists(st.integers(0, 3), min_size=len(shape),
                                        max_size=len(shape) + 2), label="repeats"))
     x = values(np.random.default_rng(seed), shape)
     assert_matches_torch(lambda t: t.repeat(repeats), lambda t: t.repeat(repeats), [x], dtype,
-                         seed=seed)
-    assert_gradcheck(lambda t: F.repeat(t, repeats), [x])
+                         seed=seed, device=device)
+    if device == "cpu":
+        assert_gradcheck(lambda t: F.repeat(t, repeats), [x])
 
 
 def test_clone_contiguous_and_transposes_match_torch():

@@ -3,8 +3,8 @@
 ``NUMBA_DISABLE_JIT=1`` turns every jitted kernel into plain Python, which coverage.py can
 trace; the kernel tests (small shapes, every size-chosen path forced: paths.py) then run once
 more that way, in a subprocess, and must reach ``MIN_BRANCHES`` percent of the branches of
-scratchnet/kernels/. The CuPy twins are not counted (pyproject.toml, [tool.coverage]): they
-need a GPU. Running the kernels as Python also checks that the twins' bodies equal their
+scratchnet/kernels/. The CuPy twins count too: their launch code runs on the CuPy stand-in
+(tests/standin), their CUDA bodies in the C++ harness. Running the kernels as Python also checks that the twins' bodies equal their
 references when interpreted, not only when compiled.
 """
 import json

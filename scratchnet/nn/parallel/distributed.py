@@ -112,7 +112,7 @@ def _check_same_parameters(module, group):
     (a clear error now instead of a hang or garbage in the first all-reduce)."""
     params = list(module.parameters())
     sizes = [int(p.data.size) for p in params]
-    mine = np.array([len(sizes), sum(sizes), _fingerprint(sizes)], np.int64)
+    mine = np.array([len(sizes), sum(sizes), _fingerprint(sizes)], np.int64)  # host: ints
     xp = get_array_module(params[0].data)                    # NCCL sends from the GPU
     work, everyone = group.all_gather(xp.asarray(mine))
     work.wait()

@@ -14,6 +14,7 @@ so when ``backward()`` returns the gradients are averaged, as torch's.
     backward:  fc done -> bucket 0 all-reduce starts ... conv1.b done -> wait all, write back
 """
 import time
+from itertools import accumulate
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class Bucket:
         first = params[0].data
         xp = get_array_module(first)
         sizes = [int(p.data.size) for p in params]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        self.offsets = [0, *accumulate(sizes)]
         self.flat = xp.zeros(self.offsets[-1], first.dtype)
         self.pending, self.work = len(params), None
 
@@ -170,7 +171,8 @@ class Reducer:
             return lambda p: True
         params = [p for b in self.buckets for p in b.params]
         xp = get_array_module(self.buckets[0].flat)          # the device NCCL reduces on
-        counts = xp.asarray(np.array([id(p) in self.used for p in params], np.int32))
+        used = [id(p) in self.used for p in params]
+        counts = xp.asarray(np.array(used, np.int32))     # host: a Python list, then copied
         self.group.all_reduce(counts, ReduceOp.SUM).wait()
         anywhere = {id(p) for p, n in zip(params, to_numpy(counts)) if n > 0}
         return lambda p: id(p) in anywhere
