@@ -12,7 +12,8 @@ from ..tensor import Tensor
 
 def _fill(tensor, values):
     with no_grad():
-        return tensor.copy_(Tensor(backend.to_device(np.asarray(values), tensor.device)))  # host: drawn there
+        drawn = np.asarray(values)                                  # host: drawn there
+        return tensor.copy_(Tensor(backend.to_device(drawn, tensor.device)))
 
 
 def _calculate_fan_in_and_fan_out(tensor):

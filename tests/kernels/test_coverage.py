@@ -4,8 +4,8 @@
 trace; the kernel tests (small shapes, every size-chosen path forced: paths.py) then run once
 more that way, in a subprocess, and must reach ``MIN_BRANCHES`` percent of the branches of
 scratchnet/kernels/. The CuPy twins count too: their launch code runs on the CuPy stand-in
-(tests/standin), their CUDA bodies in the C++ harness. Running the kernels as Python also checks that the twins' bodies equal their
-references when interpreted, not only when compiled.
+(tests/standin), their CUDA bodies in the C++ harness. Running the kernels as Python also
+checks that the twins' bodies equal their references when interpreted, not only when compiled.
 """
 import json
 import os
