@@ -18,6 +18,8 @@ def is_cupy(array):
 
 
 def is_cupy_type(array_type):
+    if array_type is np.ndarray:            # the common case, answered first
+        return False
     return array_type.__module__.split(".")[0] == "cupy"
 
 
