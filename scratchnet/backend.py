@@ -26,7 +26,7 @@ def is_cupy_type(array_type):
 def get_array_module(*arrays):
     """``cupy`` if any argument is a CuPy array, else ``numpy`` (Chainer's rule)."""
     for a in arrays:
-        if is_cupy(a):
+        if type(a) is not np.ndarray and is_cupy(a):
             return cupy_module()
     return np
 
