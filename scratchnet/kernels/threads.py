@@ -129,7 +129,8 @@ def matmul(a, b):
     lead = a.shape[:-1]
     a = a.reshape(-1, a.shape[-1])                    # (*, K) -> (M, K)
     (M, K), N = a.shape, b.shape[1]
-    if workers_for(max(M, N), M * N * K, GEMM_GRAIN) == 1:   # small: one call, no blocks
+    if M * N * K < 2 * GEMM_GRAIN or workers_for(max(M, N), M * N * K, GEMM_GRAIN) == 1:
+        # one worker's work: one call, no blocks
         return np.matmul(a, b).reshape(lead + (N,))
     out = np.empty((M, N), np.result_type(a, b))
 
