@@ -16,7 +16,8 @@ segment) includes their time in its self time. On the GPU the times are launch t
 runs kernels asynchronously.
 
 It wraps ``Function.__call__`` while the block runs (put back at exit) and listens on the
-engine's ``backward_observers``. Profiles do not nest.
+engine's ``backward_observers``. Profiles do not nest. Meant for one thread calling ops: calls
+from other threads meanwhile are recorded too, but their nesting is not told apart.
 """
 import time
 from dataclasses import dataclass
