@@ -332,6 +332,9 @@ class MatMulFunction(Function):
 
     def backward(self, gy):
         a, b = self.saved_tensors
+        if a.ndim == b.ndim == 2:               # plain matrices: the formulas as they stand
+            return (threads.matmul(gy, b.T) if self.needs_input_grad[0] else None,
+                    threads.matmul(a.T, gy) if self.needs_input_grad[1] else None)
         # Treat a 1-d operand as a matrix (a row for a, a column for b), so that one
         # formula covers every case: ga = gy·bᵀ, gb = aᵀ·gy, summed over broadcast batch dims.
         a2 = a[None, :] if a.ndim == 1 else a
