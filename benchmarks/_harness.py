@@ -175,8 +175,13 @@ def report(cases, args, preamble=()):
             ours, theirs = times[f"scratchnet|{phase}"], times[f"torch|{phase}"]
             flops = case.flops.get(phase)
             rates = [f"{flops / t / 1e9:.0f}" if flops else "-" for t in (ours, theirs)]
-            print(row([case.name, phase, f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}",
+            print(row([case.name, phase, _ms(ours), _ms(theirs),
                         f"{ours / theirs:.2f}", *rates, *mem], widths), flush=True)
+
+
+def _ms(seconds):
+    """Milliseconds, with 3 decimals below 10 ms."""
+    return f"{seconds * 1e3:.1f}" if seconds >= 0.01 else f"{seconds * 1e3:.3f}"
 
 
 def argument_parser(description):

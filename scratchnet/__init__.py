@@ -32,7 +32,7 @@ from .io import load_nested as load, save_nested as save  # noqa: E402
 
 # packages built on the core (each imports the names above)
 from . import autograd, nn, optim, utils  # noqa: E402
-from . import models, viz  # noqa: E402
+from . import models, profiler, viz  # noqa: E402
 from .summary import LayerRow, Summary, summary  # noqa: E402
 
 __version__ = "0.1.0"

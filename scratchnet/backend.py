@@ -19,13 +19,15 @@ def is_cupy(array):
 
 
 def is_cupy_type(array_type):
+    if array_type is np.ndarray:            # the common case, answered first
+        return False
     return array_type.__module__.split(".")[0] == "cupy"
 
 
 def get_array_module(*arrays):
     """``cupy`` if any argument is a CuPy array, else ``numpy`` (Chainer's rule)."""
     for a in arrays:
-        if is_cupy(a):
+        if type(a) is not np.ndarray and is_cupy(a):
             return cupy_module()
     return np
 

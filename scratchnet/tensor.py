@@ -54,7 +54,8 @@ class Tensor(TensorMethods):
         self._hooks = []
         self._retains_grad = False
         self._requires_grad = False
-        self.requires_grad = requires_grad
+        if requires_grad:                   # the setter's checks, only when it is asked for
+            self.requires_grad = requires_grad
 
     # ---- attributes, as torch names them
     @property

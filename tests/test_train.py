@@ -231,6 +231,28 @@ def test_cli_smoke_and_eval(tmp_path, capsys):
     assert "class  precision  recall  images\n0 " in report
 
 
+@pytest.fixture
+def thread_count_restored():
+    before = sn.get_num_threads()
+    yield
+    sn.set_num_threads(before)
+
+
+def test_threads_option_sets_the_thread_count_of_train_and_eval(tmp_path, thread_count_restored):
+    other = 2 if sn.get_num_threads() == 1 else 1
+    assert _train(tmp_path, "--epochs", "1", "--threads", str(other)) == 0
+    assert sn.get_num_threads() == other
+    assert sn.load(tmp_path / "last.npz")["threads"] == other     # what the run ran with
+    assert main(["eval", str(tmp_path / "last.npz"), "--threads", "3"]) == 0
+    assert sn.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("command", ["train lenet5", "eval nothing.npz"])
+def test_threads_below_one_is_refused(command, capsys, thread_count_restored):
+    err = _error(capsys, [*command.split(), "--threads", "0"])
+    assert "--threads must be at least 1, got 0" in err
+
+
 def test_lenet5_on_bundled_mnist_one_epoch(tmp_path):
     # one epoch (125 steps) of Adam: 94.9% when measured; the default 10-epoch SGD recipe's
     # figure belongs to the README, not to CI

@@ -18,6 +18,7 @@ import numpy as np
 from .. import backend, evaluation, models
 from ..data import DataError, DataLoader, pipeline
 from ..train import TrainError, load_checkpoint, load_model
+from . import threads
 from .errors import CommandError
 from .train import check_device, plural
 
@@ -50,6 +51,7 @@ def add_parser(subparsers):
     p.add_argument("--num-workers", type=int, default=0, metavar="N",
                    help="prepare batches in N worker processes")
     p.add_argument("--device", choices=backend.DEVICES, default="cpu")
+    threads.add_argument(p)
     p.add_argument("--confusion-png", metavar="PATH",
                    help="also draw the confusion matrix to PATH (needs matplotlib)")
     p.set_defaults(run=run)
@@ -60,6 +62,7 @@ def run(args):
         value = getattr(args, key)
         if value is not None and value < low:
             raise CommandError(f"--{key.replace('_', '-')} must be at least {low}, got {value}")
+    threads.apply(args)
     device = check_device(args.device)
     try:
         members = [_member(path, args, device) for path in args.checkpoints]

@@ -40,7 +40,7 @@ from ..train import (ADAM_LR, HYPER, OPTIMIZERS, SCHEDULERS, CheckpointWriteErro
                      load_checkpoint, load_initial_weights, read_weights, resolve_config,
                      restore)
 from ..train.trainer import EVAL_BATCH
-from . import data_parallel
+from . import data_parallel, threads
 from .console import ConsoleReport, duration
 from .signals import Quit, StopOnSignals
 from .errors import CommandError, RunFailed
@@ -82,6 +82,7 @@ def add_parser(subparsers):
                    help="resize images to NxN first (folder: shorter side to N, then the "
                         "central NxN; default S*256/224 for a model taking SxS)")
     p.add_argument("--device", choices=backend.DEVICES, default="cpu")
+    threads.add_argument(p)
     p.add_argument("--seed", type=int, metavar="N", help="default 0")
     p.add_argument("--out", metavar="DIR", help="default runs/MODEL-DATASET, or the "
                                                 "--resume checkpoint's directory")
@@ -248,6 +249,7 @@ def prepare(args, callbacks=()):
 
 def _train(args, signals):
     console = ConsoleReport(args.progress)
+    threads.apply(args)     # before make_plan: a resumed checkpoint compares thread counts
     with contextlib.ExitStack() as stack:
         try:
             plan = make_plan(args)

@@ -26,11 +26,14 @@ def as_operands(op, a, b):
         a = _scalar_like(a, ref, xp)
     if not isinstance(b, Tensor):
         b = _scalar_like(b, ref, xp)
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast "
-                         "together") from None
+    if a.data.shape != b.data.shape:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast "
+                             "together") from None
+    if a.data.dtype == b.data.dtype:        # nothing to promote (the common case)
+        return a, b
     dtype = promote(a, b)
     return _cast(a, dtype), _cast(b, dtype)
 

@@ -332,14 +332,18 @@ class MatMulFunction(Function):
 
     def backward(self, gy):
         a, b = self.saved_tensors
+        if a.ndim == b.ndim == 2:               # plain matrices: the formulas as they stand
+            return (threads.matmul(gy, b.T) if self.needs_input_grad[0] else None,
+                    threads.matmul(a.T, gy) if self.needs_input_grad[1] else None)
         # Treat a 1-d operand as a matrix (a row for a, a column for b), so that one
         # formula covers every case: ga = gy·bᵀ, gb = aᵀ·gy, summed over broadcast batch dims.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         # gy shaped as the output of a2 @ b2: (batch..., n, m), the axes a 1-d operand dropped
         # put back ((m,) -> (1, m), (n,) -> (n, 1), () -> (1, 1))
-        gy = gy.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-                        + (a2.shape[-2], b2.shape[-1]))
+        batch = (() if a2.ndim == b2.ndim == 2
+                 else np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+        gy = gy.reshape(batch + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = unbroadcast(threads.matmul(gy, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
@@ -360,7 +364,8 @@ def matmul(input, other):
                          f"{a.shape} and {b.shape}")
     k_a, k_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
     try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        if a.ndim > 2 or b.ndim > 2:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
         k_b = None
     if k_a != k_b:

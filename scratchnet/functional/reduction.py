@@ -50,8 +50,9 @@ class SumFunction(Function):
         return x.sum(axis=self.axes, keepdims=self.keepdim)
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        return xp.broadcast_to(_keep(gy, self.axes, self.keepdim), self.x_shape).copy()
+        gx = backend.get_array_module(gy).empty(self.x_shape, gy.dtype)
+        gx[...] = _keep(gy, self.axes, self.keepdim)       # broadcast over the summed axes
+        return gx
 
 
 def sum(input, dim=None, keepdim=False):

@@ -139,6 +139,9 @@ def matmul(a, b):
     lead = a.shape[:-1]
     a = a.reshape(-1, a.shape[-1])                    # (*, K) -> (M, K)
     (M, K), N = a.shape, b.shape[1]
+    if M * N * K < 2 * GEMM_GRAIN or workers_for(max(M, N), M * N * K, GEMM_GRAIN) == 1:
+        # one worker's work: one call, no blocks
+        return np.matmul(a, b).reshape(lead + (N,))
     out = np.empty((M, N), np.result_type(a, b))
 
     def rows(start, stop):

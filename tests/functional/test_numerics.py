@@ -167,3 +167,30 @@ def test_adaptive_max_pool_picks_the_nan_torch_and_max_pool_pick(seed, h, w, oh,
     _, tpooled = TF.max_pool2d(torch.tensor(x), kernel, return_indices=True)
     _, pooled = F.max_pool2d(sn.tensor(x), kernel, return_indices=True)
     np.testing.assert_array_equal(pooled.numpy(), tpooled.numpy())
+
+
+class _ErrorState(sn.Function):
+    """Identity that records NumPy's error settings its forward runs under."""
+
+    seen = []
+
+    def forward(self, a):
+        _ErrorState.seen.append(np.geterr())
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+def test_forward_ignores_divide_invalid_overflow_and_keeps_the_callers_other_settings():
+    _ErrorState.seen.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = sn.tensor([0.0, 1.0], requires_grad=True) / 0.0    # no RuntimeWarning: inf, nan
+        np.testing.assert_array_equal(y.detach().numpy(), [np.nan, np.inf])
+    for under in ("raise", "warn"):
+        with np.errstate(under=under, divide="raise"):
+            _ErrorState()(sn.tensor([1.0]))
+            assert np.geterr()["divide"] == "raise"                # restored after forward
+    assert [s["under"] for s in _ErrorState.seen] == ["raise", "warn"]
+    assert all(s["divide"] == s["invalid"] == s["over"] == "ignore" for s in _ErrorState.seen)
