@@ -28,6 +28,8 @@ def along(index, dim, xp):
 
 
 class GatherFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -54,6 +56,8 @@ def gather(input, dim, index, *, sparse_grad=False):
 
 
 class ScatterAddFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -121,6 +125,8 @@ def _check_range(op, index, size, dim):
 
 
 class IndexSelectFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 

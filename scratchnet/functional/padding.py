@@ -21,6 +21,8 @@ _NUMPY_MODE = {"constant": "constant", "reflect": "reflect", "replicate": "edge"
 
 
 class PadFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, widths, mode, value):
         self.widths, self.mode, self.value = widths, mode, value    # one (left, right) per dim
 

@@ -65,6 +65,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 class AvgPool2dFunction(Function):
     """y = (sum over each window, padding 0) / divisor[oh, ow]. Backward: every pixel of a
     window receives gy / divisor, i.e. gx = col2im(gy / divisor broadcast over the taps)."""
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
 
     def __init__(self, kernel_size, stride, padding, out_size, count_include_pad, override):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
@@ -137,6 +139,8 @@ def _avg_divisor(size, kernel, stride, padding, out_size, count_include_pad, ove
 class AdaptiveAvgPool2dFunction(Function):
     """Adaptive average pooling is separable: with the bin-averaging matrices Ah (OH, H) and
     Aw (OW, W) (Ah[i, h] = 1/|bin i| for h in bin i), y = Ah · x · Awᵀ, so gx = Ahᵀ · gy · Aw."""
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
 
     def __init__(self, rows, cols):
         self.rows, self.cols = rows, cols

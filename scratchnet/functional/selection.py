@@ -19,6 +19,8 @@ from .conversion import cast
 
 class WhereFunction(Function):
     """Inputs: condition c (bool, no gradient), a, b."""
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
 
     def forward(self, c, a, b):
         self.save_for_backward(c)

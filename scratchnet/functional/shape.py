@@ -18,6 +18,8 @@ from ._views import track
 
 
 class ReshapeFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -84,6 +86,8 @@ def unsqueeze(input, dim):
 
 
 class PermuteFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dims):
         self.dims = dims
 
@@ -112,6 +116,8 @@ def transpose(input, dim0, dim1):
 
 
 class GetItemFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, index):
         self.index = index
 
@@ -149,6 +155,8 @@ def unwrap_index(index):
 
 
 class CatFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -201,6 +209,8 @@ def stack(tensors, dim=0):
 
 
 class SplitFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, sizes, dim):
         self.sizes, self.dim = sizes, dim
 
