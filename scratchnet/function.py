@@ -211,6 +211,8 @@ class Function:
         x = self.inputs[i]
         if x is None or type(x) is not Edge:
             return x
+        if array is None:  # not saved, and its values do not matter (an added bias)
+            array = backend.to_device(np.zeros(x.shape, x.dtype), x.device)
         return _graph_tensor(array, x.grad_fn, x._output_index)
 
     def graph_output(self, k, array):
