@@ -22,6 +22,8 @@ A Function with none of these (a custom one) still runs under ``create_graph``: 
 gradients come out of a ``NotDifferentiableTwice`` node that raises, naming the Function,
 only if a later backward reaches it (torch's ``once_differentiable`` behaves the same).
 """
+import copy
+
 import numpy as np
 
 from . import backend
@@ -37,11 +39,11 @@ def differentiable_backward(fn, grads):
     """``fn``'s input gradients as Tensors of a graph (module docstring), from ``grads``
     (one Tensor per output)."""
     with enable_grad():
-        if hasattr(fn, "backward_graph"):
+        if getattr(fn, "backward_graph", None) is not None:
             return fn.backward_graph(*grads)
-        if fn.linear or hasattr(fn, "jvp"):
+        if fn.linear or getattr(fn, "jvp", None) is not None:
             return adjoint_of(fn, grads)
-        if hasattr(fn, "composite"):
+        if getattr(fn, "composite", None) is not None:
             return composite_gradients(fn, grads)
     return not_differentiable_twice(fn, grads)
 
@@ -59,8 +61,10 @@ def _spread(op, values):
 
 
 def adjoint_of(op, grads):
-    """gx = Jᵀ·gy for an op with a constant Jacobian, as the Function ``Adjoint(op)``."""
-    return _spread(op, _as_tuple(Adjoint(op)(*grads)))
+    """gx = Jᵀ·gy for an op with a constant Jacobian, as the Function ``Adjoint(op)``. It
+    holds a shallow copy of ``op``: the copy keeps what op saved after op's own backward
+    frees it (as torch's double-backward nodes keep their own saved tensors)."""
+    return _spread(op, _as_tuple(Adjoint(copy.copy(op))(*grads)))
 
 
 def _as_tuple(out):
