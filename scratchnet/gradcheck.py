@@ -121,5 +121,28 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         return tuple(Tensor(xs[i].data * 0) if g is None else g
                      for i, g in zip(checked, found))
 
+    # the differentiable backward must first agree with the array backward it stands for
+    with no_grad():
+        plain = [Tensor(xs.data * 0) if g is None else g for xs, g in zip(
+            [inputs[i] for i in checked], _first_order(func, inputs, grad_outputs, checked))]
+    for i, g, p in zip(checked, first_derivative(*inputs, *grad_outputs), plain):
+        a, b = backend.to_numpy(g.data), backend.to_numpy(p.data)
+        if not np.allclose(a, b, rtol=rtol, atol=atol):
+            message = (f"gradgradcheck: with create_graph=True the gradient of input {i} is "
+                       f"{a.ravel()[:4]}..., but backward gives {b.ravel()[:4]}...: the "
+                       "differentiable backward disagrees with the array one")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
     return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception, seed=seed)
+
+
+def _first_order(func, inputs, grad_outputs, checked):
+    """The first derivatives by plain (array) backward, as gradgradcheck's reference."""
+    from .autograd import grad
+
+    with enable_grad():
+        live = [(y, v) for y, v in zip(_outputs(func, inputs), grad_outputs) if y.requires_grad]
+        return grad([y for y, _ in live], [inputs[i] for i in checked],
+                    [Tensor(v.data) for _, v in live], allow_unused=True)

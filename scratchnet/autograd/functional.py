@@ -15,7 +15,7 @@ from .grad import grad
 
 
 def _tuple(x):
-    return (x, False) if isinstance(x, Tensor) else (tuple(x), True)
+    return ((x,), False) if isinstance(x, Tensor) else (tuple(x), True)
 
 
 def _prepare(inputs, create_graph):
