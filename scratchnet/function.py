@@ -24,6 +24,24 @@ torch's "modified by an inplace operation" error if they moved. An in-place Func
 the new version first (so what forward saves of that array is the result), gives back the same
 Tensor object as its output, and records the op as that tensor's new ``grad_fn``, with an edge
 to its previous history (a leaf target that required no grad is a constant there).
+
+Higher-order gradients (``create_graph=True``, ``autograd.grad``). The choice: every op keeps
+its readable array-level ``backward``, which first-order backward runs as before (no extra
+work, no Tensor wrapping); under ``create_graph`` the engine passes Tensors instead and calls
+the op's *differentiable* backward (higher_order.py), which an op gives in one of three forms:
+``backward_graph(*grad_tensors)`` written with scratchnet ops (mul, exp, matmul, softmax,
+conv: its input gradient is a transposed convolution, its weight gradient the Function
+``Conv2dWeightGradFunction``); ``jvp`` or ``linear = True`` for ops whose Jacobian does not
+depend on their inputs (reshape, sum, relu, max pooling, dropout), turned into the pair of
+Functions ``Adjoint``/``Tangent`` that differentiate each other to every order; or
+``composite`` for fused ops rebuilt from other ops (batch norm, LRN, cross-entropy). Why not
+Chainer's single backward on Variables: it would make every first-order backward build and
+then discard a graph (slower, and no longer the plain array formulas people read), and it
+doubles the cost of ops whose fused array backward has no Variable form. Why not a second
+backward per op: the Adjoint/Tangent pair and composites cover most ops with a line or two,
+so only ops with genuine second derivatives write their formula a second time. A Function
+with none of them (a custom one) still works under create_graph; differentiating its
+gradients again raises, naming it (torch's ``once_differentiable``).
 """
 import functools
 import heapq

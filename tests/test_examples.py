@@ -94,3 +94,13 @@ def test_cifar_examples_smoke_and_say_what_synthetic_data_shows(name, tmp_path, 
     assert [r["epoch"] for r in history] == [1]
     assert (tmp_path / "metrics.jsonl").read_text().count("\n") == 1
     assert "not a CIFAR-10 result" in capsys.readouterr().out
+
+
+def test_higher_order(tmp_path, monkeypatch):
+    newton, tanh, penalty = _run("higher_order", tmp_path, monkeypatch)
+    # Newton's iterates from (-1.2, 1), as Nocedal & Wright list them (Rosenbrock's function)
+    assert newton[1][1:3] == pytest.approx((-1.1752809, 1.3806742), abs=1e-6)
+    assert newton[-1][1:3] == pytest.approx((1.0, 1.0), abs=1e-9)
+    assert all(abs(a - b) < 1e-12 for _, _, a, b in tanh)       # the closed forms
+    assert [r[0] for r in penalty] == ["conv1", "conv2", "fc", "fc_bias"]
+    assert all(diff is None or diff < 1e-10 for *_, diff in penalty)   # torch's gradients
