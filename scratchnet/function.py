@@ -493,7 +493,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
         while heap:
             fn = heapq.heappop(heap)[2]
             grads = pending.pop(fn)
-            xp = backend.get_array_module(*[_array(g) for g in grads if g is not None])
+            live = [g for g in grads if g is not None]
+            xp = backend.get_array_module(*([g.data for g in live] if create_graph else live))
             for i, ref in enumerate(fn.outputs):
                 if grads[i] is None:  # an output nobody used, e.g. one piece of a split
                     shape, dtype = fn._output_meta[i]
