@@ -7,21 +7,22 @@ import scratchnet as sn
 import scratchnet.functional as F
 from scratchnet import models
 from scratchnet.utils.checkpoint import checkpoint
+from tests.helpers import DEVICES
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 
-def _pair(array, requires_grad=True):
-    """The same float64 values as a scratchnet tensor and a torch tensor."""
+def _pair(array, requires_grad=True, device="cpu"):
+    """The same float64 values as a scratchnet tensor (on ``device``) and a torch tensor."""
     array = np.asarray(array, np.float64)
-    return (sn.tensor(array.copy(), requires_grad=requires_grad),
+    return (sn.tensor(array.copy(), requires_grad=requires_grad, device=device),
             torch.tensor(array.copy(), requires_grad=requires_grad))
 
 
 def _close(ours, theirs, rtol=1e-9, atol=1e-11):
-    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol,
-                               atol=atol)
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), theirs.detach().numpy(),
+                               rtol=rtol, atol=atol)
 
 
 # ---- the engine and the torch API
@@ -222,46 +223,51 @@ def test_gradgradcheck_catches_a_wrong_second_derivative():
 
 # ---- second derivatives against torch.autograd.grad(create_graph=True)
 
-def _second_derivatives_match(ours_fn, theirs_fn, arrays, seed=0, **tol):
+def _second_derivatives_match(ours_fn, theirs_fn, arrays, seed=0, device="cpu", **tol):
     """∂⟨∂⟨f, v⟩/∂inputs, u⟩/∂inputs for random v, u: the same in scratchnet and torch."""
-    rng = np.random.default_rng(seed)
-    pairs = [_pair(a) for a in arrays]
+    pairs = [_pair(a, device=device) for a in arrays]
     ours, theirs = [p[0] for p in pairs], [p[1] for p in pairs]
     results = []
     for fn, xs, lib in ((ours_fn, ours, sn), (theirs_fn, theirs, torch)):
         y = fn(*xs)
         rng = np.random.default_rng(seed)
-        v = lib.tensor(rng.standard_normal(tuple(y.shape)))
+        place = {"device": device} if lib is sn else {}
+        v = lib.tensor(rng.standard_normal(tuple(y.shape)), **place)
         first = lib.autograd.grad(y, xs, v, create_graph=True)
-        total = sum((g * lib.tensor(rng.standard_normal(tuple(g.shape)))).sum() for g in first)
+        total = sum((g * lib.tensor(rng.standard_normal(tuple(g.shape)), **place)).sum()
+                    for g in first)
         results.append(list(first) + list(lib.autograd.grad(total, xs)))
     for a, b in zip(*results):
         _close(a, b, **tol)
 
 
-def test_conv2d_second_derivatives_match_torch():
+@pytest.mark.parametrize("device", DEVICES)
+def test_conv2d_second_derivatives_match_torch(device):
     rng = np.random.default_rng(1)
     _second_derivatives_match(
         lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2).tanh(),
         lambda x, w, b: TF.conv2d(x, w, b, stride=2, padding=1, groups=2).tanh(),
         [rng.standard_normal((2, 4, 7, 7)), rng.standard_normal((6, 2, 3, 3)),
-         rng.standard_normal(6)])
+         rng.standard_normal(6)], device=device)
 
 
-def test_max_pool2d_second_derivatives_match_torch():
+@pytest.mark.parametrize("device", DEVICES)
+def test_max_pool2d_second_derivatives_match_torch(device):
     rng = np.random.default_rng(2)
     _second_derivatives_match(lambda x: F.max_pool2d(x ** 3, 3, 2, padding=1),
                               lambda x: TF.max_pool2d(x ** 3, 3, 2, padding=1),
-                              [rng.standard_normal((2, 3, 7, 7))])
+                              [rng.standard_normal((2, 3, 7, 7))], device=device)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_second_derivatives_match_torch(training):
+def test_batch_norm_second_derivatives_match_torch(training, device):
     rng = np.random.default_rng(3)
     mean, var = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
 
     def ours(x, w, b):
-        return F.batch_norm(x, sn.tensor(mean.copy()), sn.tensor(var.copy()), w, b,
+        return F.batch_norm(x, sn.tensor(mean.copy(), device=device),
+                            sn.tensor(var.copy(), device=device), w, b,
                             training=training) ** 2
 
     def theirs(x, w, b):
@@ -269,19 +275,21 @@ def test_batch_norm_second_derivatives_match_torch(training):
                              training=training) ** 2
 
     _second_derivatives_match(ours, theirs, [rng.standard_normal((4, 3, 3, 3)),
-                                             rng.standard_normal(3), rng.standard_normal(3)])
+                                             rng.standard_normal(3), rng.standard_normal(3)],
+                              device=device)
 
 
-def test_cross_entropy_second_derivatives_match_torch():
+@pytest.mark.parametrize("device", DEVICES)
+def test_cross_entropy_second_derivatives_match_torch(device):
     rng = np.random.default_rng(4)
     labels = np.array([2, 0, 1, 2, -100])
     weight = np.array([0.5, 2.0, 1.0])
     _second_derivatives_match(
-        lambda x: F.cross_entropy(x, sn.tensor(labels), weight=sn.tensor(weight),
-                                  label_smoothing=0.2),
+        lambda x: F.cross_entropy(x, sn.tensor(labels, device=device),
+                                  weight=sn.tensor(weight, device=device), label_smoothing=0.2),
         lambda x: TF.cross_entropy(x, torch.tensor(labels), weight=torch.tensor(weight),
                                    label_smoothing=0.2),
-        [rng.standard_normal((5, 3))])
+        [rng.standard_normal((5, 3))], device=device)
 
 
 def _torch_resnet20(params, x):
