@@ -5,6 +5,7 @@ recorded by autograd, ``.grad_fn`` points at that Function, and ``backward()`` w
 graph of Functions back to the leaves, filling their ``.grad``. Operators and methods are
 thin wrappers over ``scratchnet.functional`` so that every formula lives in exactly one place.
 """
+import warnings
 import weakref
 
 import numpy as np
@@ -216,6 +217,14 @@ class Tensor(TensorMethods):
             if not inputs:
                 raise RuntimeError("'inputs' argument to backward() cannot be empty.")
         retain = create_graph if retain_graph is None else retain_graph
+        if create_graph:
+            warnings.warn(
+                "Using backward() with create_graph=True will create a reference cycle "
+                "between the parameter and its gradient which can cause a memory leak. We "
+                "recommend using autograd.grad when creating the graph to avoid this. If you "
+                "have to use this function, make sure to reset the .grad fields of your "
+                "parameters to None after use to break the cycle and avoid the leak.",
+                UserWarning, stacklevel=2)        # torch's warning, word for word
         run_backward(self, grad, retain, create_graph, inputs)
 
     def register_hook(self, hook):
