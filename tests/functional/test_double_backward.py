@@ -137,7 +137,27 @@ OPS = {
         normal(("n", 4), ("n", 4))),
     "mse_loss": (lambda a, b: F.mse_loss(a, b), normal(("n", 4), ("n", 4))),
     "checkpoint": (lambda a: checkpoint(lambda t: (t * t).tanh(), a), normal(("n", 3))),
+    # gradients as functions: gradgradcheck of these checks third derivatives, through the
+    # double backward of conv's input and weight gradients, the pooling scatter, composites
+    "conv2d_gradient": (lambda x, w: _gradient(
+        lambda x, w: F.conv2d(x, w, stride=2, padding=1).tanh(), x, w),
+        normal((1, 2, "n", 4), (2, 2, 3, 3))),
+    "conv_transpose2d_gradient": (lambda x, w: _gradient(
+        lambda x, w: F.conv_transpose2d(x, w, stride=2).tanh(), x, w),
+        normal((1, 2, 2, "n"), (2, 2, 2, 2))),
+    "max_pool2d_gradient": (lambda x: _gradient(lambda x: F.max_pool2d(cube(x), 2) ** 2, x),
+                            distinct((1, 2, "n", 4))),
+    "batch_norm_gradient": (lambda x, w: _gradient(
+        lambda x, w: F.batch_norm(x, None, None, w, None, training=True) ** 3, x, w),
+        normal((3, 2, "n"), (2,))),
+    "cross_entropy_gradient": (lambda x: _gradient(
+        lambda x: F.cross_entropy(x, sn.tensor(LABELS)), x), normal((3, 4))),
 }
+
+
+def _gradient(fn, *inputs):
+    """∂(Σ fn(inputs))/∂inputs, kept differentiable."""
+    return sn.autograd.grad(fn(*inputs).sum(), inputs, create_graph=True)
 
 
 def _seeded(draw):
