@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
+
 import scratchnet as sn  # noqa: E402
 import scratchnet.functional as F  # noqa: E402
 
@@ -138,7 +139,7 @@ def main(argv=None):
     gp_rows = gradient_penalty(batch, size, channels)
     for name, shape, g, diff in gp_rows:
         shown = "(no torch)" if diff is None else f"{diff:.2e}"
-        print(f"{name:>10} {str(shape):>14} {g:>12.4e} {shown:>19}")
+        print(f"{name:>10} {shape!s:>14} {g:>12.4e} {shown:>19}")
     return newton_rows, tanh_rows, gp_rows
 
 

@@ -23,11 +23,12 @@ gradients come out of a ``NotDifferentiableTwice`` node that raises, naming the 
 only if a later backward reaches it (torch's ``once_differentiable`` behaves the same).
 """
 import copy
+import weakref
 
 import numpy as np
 
 from . import backend
-from .function import Function, _graph_tensor, enable_grad
+from .function import Function, _graph_tensor, _no_tensor, enable_grad
 from .tensor import Tensor
 
 # what Function.__call__ and the engine set on a Function; a fresh call of an op drops them
@@ -220,8 +221,6 @@ class NotDifferentiableTwice(Function):
 
 def not_differentiable_twice(fn, grads):
     """``fn``'s array backward, its gradients made outputs of a ``NotDifferentiableTwice``."""
-    import weakref
-
     arrays = _as_tuple(fn.backward(*(g.data for g in grads)))
     node = NotDifferentiableTwice(type(fn).__name__)
     node.inputs, outputs = (), []
@@ -231,14 +230,10 @@ def not_differentiable_twice(fn, grads):
             continue
         a = np.asarray(a) if isinstance(a, np.generic) else a
         outputs.append(_graph_tensor(a, node, k) if a.dtype.kind == "f" else Tensor(a))
-    node.outputs = [weakref.ref(t) if t is not None else _dead for t in outputs]
+    node.outputs = [weakref.ref(t) if t is not None else _no_tensor for t in outputs]
     node._output_meta = [((0,), np.float32) if t is None else (t.data.shape, t.data.dtype)
                          for t in outputs]
     return tuple(outputs)
-
-
-def _dead():
-    return None
 
 
 def sum_to(t, shape):

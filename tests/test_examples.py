@@ -1,6 +1,7 @@
 """Smoke runs of every script in examples/ with its tiny --smoke settings: each finishes,
 prints its table, and returns rows whose figures are checked where they are exact."""
 import importlib.util
+import itertools
 import os
 import sys
 
@@ -100,7 +101,7 @@ def test_cifar_examples_smoke_and_say_what_synthetic_data_shows(name, tmp_path, 
 def test_higher_order(tmp_path, monkeypatch):
     newton, tanh, penalty = _run("higher_order", tmp_path, monkeypatch)
     # each iterate is the previous one minus H⁻¹∇f, with f's gradient and Hessian by hand
-    for (_, x, y, _), (_, x1, y1, _) in zip(newton, newton[1:]):
+    for (_, x, y, _), (_, x1, y1, _) in itertools.pairwise(newton):
         gradient = [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)]
         hessian = [[2 - 400 * y + 1200 * x * x, -400 * x], [-400 * x, 200]]
         step = np.linalg.solve(hessian, gradient)

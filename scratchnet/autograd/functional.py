@@ -68,10 +68,9 @@ def _check_v(v, like, name):
     return v
 
 
-def _call(func, inputs, is_tuple):
-    out = func(*inputs) if is_tuple else func(inputs[0])
-    outputs, out_tuple = _tuple(out)
-    return outputs, out_tuple
+def _call(func, inputs):
+    """func's outputs as a tuple, and whether func returned a tuple."""
+    return _tuple(func(*inputs))
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
@@ -79,7 +78,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     inputs, is_tuple = _tuple(inputs)
     with enable_grad():
         x = _prepare(inputs, create_graph)
-        outputs, out_tuple = _call(func, x, True)
+        outputs, out_tuple = _call(func, x)
         v = _check_v(v, outputs, "outputs")
         result = _grads(outputs, x, v, create_graph, strict)
     outputs = _finish(outputs, create_graph)
@@ -89,11 +88,11 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J·v): the Jacobian-vector product, by two vjps."""
-    inputs, is_tuple = _tuple(inputs)
+    inputs, _ = _tuple(inputs)
     with enable_grad():
         x = _prepare(inputs, create_graph)
         v = _check_v(v, x, "inputs")
-        outputs, out_tuple = _call(func, x, True)
+        outputs, out_tuple = _call(func, x)
         dummies = []
         for y in outputs:
             u = Tensor(backend.get_array_module(y.data).zeros_like(y.data))
@@ -109,7 +108,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
 
 
 def _scalar_output(func, x, name):
-    outputs, out_tuple = _call(func, x, True)
+    outputs, out_tuple = _call(func, x)
     if out_tuple or outputs[0].numel() != 1:
         raise RuntimeError(f"The function given to {name} should return a single element "
                            "Tensor")
@@ -146,7 +145,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     inputs, is_tuple = _tuple(inputs)
     with enable_grad():
         x = _prepare(inputs, create_graph)
-        outputs, out_tuple = _call(func, x, True)
+        outputs, out_tuple = _call(func, x)
         blocks = []
         for y in outputs:
             rows = [[] for _ in x]

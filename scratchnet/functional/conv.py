@@ -20,8 +20,8 @@ from ..function import Function
 from ..kernels import _shapes
 from ..kernels.conv import conv2d_forward, conv2d_input_grad, conv2d_weight_grad
 from . import _arguments
-from .conv_weight_grad import Conv2dWeightGradFunction, input_grad
 from ._operands import check_float, check_same_float_dtype
+from .conv_weight_grad import Conv2dWeightGradFunction, input_grad
 
 
 class Conv2dFunction(Function):

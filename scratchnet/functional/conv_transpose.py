@@ -18,8 +18,8 @@ entry points of kernels/conv.py (``conv2d_forward``, ``conv2d_input_grad``,
 from ..function import Function
 from ..kernels.conv import conv2d_forward, conv2d_input_grad, conv2d_weight_grad
 from . import _arguments
-from .conv_weight_grad import Conv2dWeightGradFunction, convolution
 from ._operands import check_float, check_same_float_dtype
+from .conv_weight_grad import Conv2dWeightGradFunction, convolution
 
 
 class ConvTranspose2dFunction(Function):

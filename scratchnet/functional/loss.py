@@ -174,7 +174,7 @@ class CrossEntropyFunction(Function):
         """Logits, target, weight as tensors of the graph. The logits are not saved, but
         log p = x − logsumexp(x) differs from them by a shift per row, which changes no
         derivative of cross-entropy, so log p stands in for them."""
-        p, q, t, w, _ = self.saved_tensors
+        p, _, t, w, _ = self.saved_tensors
         xp = backend.get_array_module(p)
         return (self.graph_input(0, xp.log(p)), self.graph_input(1, t),
                 self.graph_input(2, w))
