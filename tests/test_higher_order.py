@@ -165,6 +165,16 @@ def test_checkpoint_is_differentiable_twice():
     _close(w.grad, tw.grad)
 
 
+def test_module_backward_hooks_see_and_return_differentiable_gradients():
+    linear = sn.nn.Linear(3, 2).double()
+    seen = []
+    linear.register_full_backward_hook(lambda m, grad_input, grad_output: seen.append(
+        (grad_input[0].requires_grad, grad_output[0].requires_grad)))
+    x = sn.tensor(np.array([[1.0, 2.0, 3.0]]), requires_grad=True)
+    assert sn.gradgradcheck(lambda t: linear(t).tanh(), [x])
+    assert (True, True) in seen            # under create_graph the hooks get graph tensors
+
+
 # ---- autograd.functional against torch's
 
 def _f(x, w):
