@@ -175,6 +175,31 @@ def test_module_backward_hooks_see_and_return_differentiable_gradients():
     assert (True, True) in seen            # under create_graph the hooks get graph tensors
 
 
+def test_every_function_but_the_collectives_is_differentiable_twice():
+    """The gradients of test_function_contract's graph of every op (that test checks it uses
+    every Function class) come out of no NotDifferentiableTwice node except for the ops whose
+    backward is a collective."""
+    from scratchnet import higher_order
+    from tests.test_function_contract import _every_op
+
+    rng = np.random.default_rng(0)
+    leaves = [sn.tensor(rng.standard_normal(s), requires_grad=True)
+              for s in ((2, 3, 5, 5), (2, 4), (2, 3, 3, 3), (3, 4))]
+    total = _every_op(*leaves, [np.zeros(3), np.ones(3)])
+    grads = sn.autograd.grad(total, leaves, create_graph=True)
+    blocked, seen = set(), set()
+    stack = [g.grad_fn for g in grads]
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        if isinstance(fn, higher_order.NotDifferentiableTwice):
+            blocked.add(fn.name)
+        stack += [x.grad_fn for x in getattr(fn, "inputs", ()) if x is not None]
+    assert blocked == {"GatherAlongFunction", "SumGradientsFunction", "SyncBatchNormFunction"}
+
+
 # ---- autograd.functional against torch's
 
 def _f(x, w):
