@@ -5,7 +5,6 @@ recorded by autograd, ``.grad_fn`` points at that Function, and ``backward()`` w
 graph of Functions back to the leaves, filling their ``.grad``. Operators and methods are
 thin wrappers over ``scratchnet.functional`` so that every formula lives in exactly one place.
 """
-import warnings
 import weakref
 
 import numpy as np
@@ -206,26 +205,12 @@ class Tensor(TensorMethods):
         rule: it defaults to ``create_graph``). ``inputs``: only these tensors (leaves or
         not) get their ``.grad``, as torch.
         """
-        from .function import run_backward  # function.py imports this module
+        from .autograd.grad import backward  # it imports this module
 
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn; "
                                "did you forget requires_grad=True, or run under no_grad()?")
-        grad = seed_gradient(self, gradient, create_graph, "backward")
-        if inputs is not None:
-            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-            if not inputs:
-                raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-        retain = create_graph if retain_graph is None else retain_graph
-        if create_graph:
-            warnings.warn(
-                "Using backward() with create_graph=True will create a reference cycle "
-                "between the parameter and its gradient which can cause a memory leak. We "
-                "recommend using autograd.grad when creating the graph to avoid this. If you "
-                "have to use this function, make sure to reset the .grad fields of your "
-                "parameters to None after use to break the cycle and avoid the leak.",
-                UserWarning, stacklevel=2)        # torch's warning, word for word
-        run_backward(self, grad, retain, create_graph, inputs)
+        backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed; a

@@ -77,6 +77,16 @@ def test_grad_matches_torch_for_several_outputs_and_inputs_and_a_non_leaf():
         _close(ours, theirs)
 
 
+def test_autograd_backward_of_several_outputs_matches_torch():
+    (a, ta), (b, tb) = _pair([[1.0, -2.0], [0.5, 3.0]]), _pair([0.2, -0.7])
+    for x, w, lib in ((a, b, sn), (ta, tb, torch)):
+        y1, y2 = (x * w).exp().sum(0), (x * w).sum()
+        lib.autograd.backward([y1, y2], [lib.tensor(np.array([1.0, -2.0])), None],
+                              inputs=[x])
+    _close(a.grad, ta.grad)
+    assert b.grad is None and tb.grad is None
+
+
 def test_grad_errors_and_options_as_torch():
     x, y = sn.tensor([1.0, 2.0], requires_grad=True), sn.tensor([3.0], requires_grad=True)
     out = (x * 2).sum()

@@ -1,5 +1,8 @@
 """``autograd.grad``: gradients of outputs with respect to chosen inputs, returned rather
-than added into ``.grad``, with torch's signature and semantics."""
+than added into ``.grad``; ``autograd.backward``: ``Tensor.backward`` for several outputs at
+once. torch's signatures and semantics."""
+import warnings
+
 from ..function import run_backward
 from ..tensor import Tensor, seed_gradient
 
@@ -54,3 +57,37 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             g = Tensor(g)
         result.append(g)
     return tuple(result)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             inputs=None):
+    """Σ_j ⟨grad_tensors_j, ∂tensors_j/∂leaf⟩ added into every leaf's ``.grad`` (only into
+    ``inputs``' when given), in one pass over the graph: ``Tensor.backward`` for several
+    outputs, as ``torch.autograd.backward``."""
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,) * len(tensors) if grad_tensors is None else (
+            grad_tensors,)
+    grad_tensors = tuple(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"backward requires one grad_tensor per tensor: got "
+                           f"{len(tensors)} tensors and {len(grad_tensors)} grad_tensors")
+    for i, y in enumerate(tensors):
+        if not y.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                               "have a grad_fn")
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    if create_graph:
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle "
+                      "between the parameter and its gradient which can cause a memory leak. "
+                      "We recommend using autograd.grad when creating the graph to avoid "
+                      "this. If you have to use this function, make sure to reset the .grad "
+                      "fields of your parameters to None after use to break the cycle and "
+                      "avoid the leak.", UserWarning, stacklevel=2)
+    seeds = [seed_gradient(y, g, create_graph, "backward")
+             for y, g in zip(tensors, grad_tensors)]
+    retain = create_graph if retain_graph is None else retain_graph
+    run_backward(tensors, seeds, retain, create_graph, inputs)
