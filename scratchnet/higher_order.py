@@ -15,8 +15,10 @@ the gradients as Tensors; it takes the first of these that ``fn`` offers:
    ``Tangent(op)``, J as a Function, whose own is ``Adjoint(op)`` again: every order, for
    the price of one jvp.
 3. ``composite(*inputs)``: the op rebuilt from other scratchnet ops (batch norm, LRN,
-   cross-entropy, layer norm): its gradient is that composite's, taken with create_graph.
-   The fused array backward stays what first-order backward runs.
+   cross-entropy, layer norm), with ``composite_inputs()`` giving its inputs as tensors of
+   the graph: its gradient is that composite's, taken with create_graph (each input behind
+   a ``Capture``, so the pass stops there). The fused array backward stays what first-order
+   backward runs.
 
 A Function with none of these (a custom one) still runs under ``create_graph``: its array
 gradients come out of a ``NotDifferentiableTwice`` node that raises, naming the Function,
