@@ -210,7 +210,7 @@ class Tensor(TensorMethods):
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn; "
                                "did you forget requires_grad=True, or run under no_grad()?")
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed; a
