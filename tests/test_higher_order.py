@@ -102,6 +102,13 @@ def test_grad_errors_and_options_as_torch():
         sn.autograd.grad(sn.tensor([1.0]).sum(), x)
 
 
+def test_grad_results_never_share_memory():
+    a, b = sn.tensor([1.0, 2.0], requires_grad=True), sn.tensor([3.0, 4.0], requires_grad=True)
+    ga, gb = sn.autograd.grad((a + b).sum(), [a, b])
+    ga.data += 1                                   # add's backward hands gy to both inputs
+    assert gb.tolist() == [1.0, 1.0]
+
+
 def test_retain_graph_defaults_to_create_graph():
     x = sn.tensor([1.0, 2.0], requires_grad=True)
     y = (x.exp() * x).sum()

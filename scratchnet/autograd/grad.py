@@ -3,6 +3,7 @@ than added into ``.grad``; ``autograd.backward``: ``Tensor.backward`` for severa
 once. torch's signatures and semantics."""
 import warnings
 
+from .. import backend
 from ..function import run_backward
 from ..tensor import Tensor, seed_gradient
 
@@ -44,7 +45,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     seeds = [seed_gradient(y, g, create_graph, "grad") for y, g in zip(outputs, grad_outputs)]
     retain = create_graph if retain_graph is None else retain_graph
     found = run_backward(outputs, seeds, retain, create_graph, inputs, accumulate=False)
-    result = []
+    result, given = [], [s for s in seeds if not isinstance(s, Tensor)]
     for x, g in zip(inputs, found):
         if g is None:
             if not allow_unused:
@@ -54,6 +55,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if materialize_grads:
                 g = Tensor(x.data * 0)
         elif not isinstance(g, Tensor):
+            # an array that backward also gave to another input, or the seed: a copy of its
+            # own, so that writing into one result never changes another (add's gradients)
+            if any(backend.get_array_module(g).shares_memory(g, other) for other in given):
+                g = g.copy()
+            given.append(g)
             g = Tensor(g)
         result.append(g)
     return tuple(result)
