@@ -81,8 +81,8 @@ def main(argv=None):
           f"median of {args.repeat}")
     for name, run in cases(args.batch):
         set_threads(args.threads)
-        first = _median_ms(lambda: run(False), args.repeat)
-        second = _median_ms(lambda: run(True), args.repeat)
+        first = _median_ms(lambda run=run: run(False), args.repeat)
+        second = _median_ms(lambda run=run: run(True), args.repeat)
         print(f"{name:>10}: loss + gradient {first:7.0f} ms   + Hessian-vector product "
               f"{second:7.0f} ms   ({second / first:.1f}x)")
 
