@@ -23,7 +23,7 @@ from .functional import (abs, add, all, amax, amin, any, argmax, argmin, argsort
                          permute, pow, prod, relu, reshape, scatter_add, sigmoid, softmax, sort,
                          split, sqrt, squeeze, stack, std, sub, sum, tanh, topk, transpose,
                          unsqueeze, var, where)
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .kernels import get_num_threads, set_num_threads, set_workspace_limit
 from .random import Generator, initial_seed, manual_seed, seed
 from .tensor import Tensor

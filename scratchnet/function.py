@@ -24,6 +24,24 @@ torch's "modified by an inplace operation" error if they moved. An in-place Func
 the new version first (so what forward saves of that array is the result), gives back the same
 Tensor object as its output, and records the op as that tensor's new ``grad_fn``, with an edge
 to its previous history (a leaf target that required no grad is a constant there).
+
+Higher-order gradients (``create_graph=True``, ``autograd.grad``). The choice: every op keeps
+its readable array-level ``backward``, which first-order backward runs as before (no extra
+work, no Tensor wrapping); under ``create_graph`` the engine passes Tensors instead and calls
+the op's *differentiable* backward (higher_order.py), which an op gives in one of three forms:
+``backward_graph(*grad_tensors)`` written with scratchnet ops (mul, exp, matmul, softmax,
+conv: its input gradient is a transposed convolution, its weight gradient the Function
+``Conv2dWeightGradFunction``); ``jvp`` or ``linear = True`` for ops whose Jacobian does not
+depend on their inputs (reshape, sum, relu, max pooling, dropout), turned into the pair of
+Functions ``Adjoint``/``Tangent`` that differentiate each other to every order; or
+``composite`` for fused ops rebuilt from other ops (batch norm, LRN, cross-entropy). Why not
+Chainer's single backward on Variables: it would make every first-order backward build and
+then discard a graph (slower, and no longer the plain array formulas people read), and it
+doubles the cost of ops whose fused array backward has no Variable form. Why not a second
+backward per op: the Adjoint/Tangent pair and composites cover most ops with a line or two,
+so only ops with genuine second derivatives write their formula a second time. A Function
+with none of them (a custom one) still works under create_graph; differentiating its
+gradients again raises, naming it (torch's ``once_differentiable``).
 """
 import contextlib
 import functools
@@ -218,6 +236,29 @@ class Function:
     def backward(self, *grad_outputs):
         raise NotImplementedError
 
+    # The differentiable backward that create_graph=True runs (module docstring, and
+    # higher_order.py): a subclass defines ``backward_graph(*grad_output_tensors)`` with
+    # scratchnet ops, or ``jvp(*input_tangents)`` on arrays for an op whose Jacobian does not
+    # depend on its inputs (linear, or piecewise linear as relu and max pooling), or sets
+    # ``linear = True`` when forward itself is that Jacobian.
+    linear = False
+
+    def graph_input(self, i, array):
+        """Input ``i`` as a Tensor of the graph, for ``backward_graph``: a leaf (or None) as
+        it is, any other input as a tensor holding ``array`` (what forward saved of it) made
+        by the same Function output as the original, so gradients flow on through it."""
+        x = self.inputs[i]
+        if x is None or type(x) is not Edge:
+            return x
+        if array is None:  # not saved, and its values do not matter (an added bias)
+            array = backend.to_device(np.zeros(x.shape, x.dtype), x.device)
+        return _graph_tensor(array, x.grad_fn, x._output_index)
+
+    def graph_output(self, k, array):
+        """Output ``k`` (whose array forward saved) as a Tensor of the graph made by this
+        Function, for a ``backward_graph`` written in terms of the output (exp, tanh)."""
+        return _graph_tensor(array, self, k)
+
     def save_for_backward(self, *arrays):
         self._saved = arrays
 
@@ -275,6 +316,12 @@ class Edge:
     @property
     def device(self):
         return "cuda" if backend.is_cupy_type(self.signature[0]) else "cpu"
+
+
+def _graph_tensor(array, grad_fn, index):
+    t = Tensor(array)
+    t._requires_grad, t.grad_fn, t._output_index = True, grad_fn, index
+    return t
 
 
 def _signature(array):
@@ -442,8 +489,9 @@ def _with_ieee_results(function):
 
 
 @_with_ieee_results
-def run_backward(root, grad, retain_graph=False):
-    """Backpropagate ``grad`` from ``root`` through the recorded graph.
+def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None,
+                 accumulate=True):
+    """Backpropagate ``grads`` (one per root) from ``roots`` through the recorded graph.
 
     Functions are visited in decreasing ``generation``: a Function's generation exceeds that
     of every Function that made its inputs, so each one runs only after all its consumers
@@ -454,15 +502,33 @@ def run_backward(root, grad, retain_graph=False):
     leaves with post-accumulate hooks: for those the engine counts the edges into each
     leaf (``_edges_into_hooked_leaves``) and stores the gradient, then runs the hooks, as
     soon as the last Function feeding that leaf has run.
+
+    ``create_graph``: gradients are Tensors and each Function runs its differentiable
+    backward (module docstring), so the gradients are themselves in a graph. ``inputs``: only
+    these tensors (leaves or not) get gradients, and only Functions on a path to them run;
+    with ``accumulate=False`` (``autograd.grad``) their gradients are returned, one per input
+    (None where none arrived), instead of being added into ``.grad``.
     """
+    if isinstance(roots, Tensor):
+        roots, grads = (roots,), (grads,)
     order = itertools.count()  # ties in the heap break by insertion, never by comparing Functions
     heap, pending, leaf_grads = [], {}, {}
-    taken = {id(_root(grad)): [grad]}  # memory given out as .grad (and the seed's), by owner
-    waiting = _edges_into_hooked_leaves(root) if post_hooked_leaves else None
+    taken = {}  # memory given out as .grad (and the seeds'), by owner
+    for g in grads:
+        taken.setdefault(id(_root(_array(g))), []).append(_array(g))
+    targets = needed = captured = None
+    if inputs is not None:
+        targets = {_target_key(t): k for k, t in enumerate(inputs)}
+        needed = _functions_reaching(roots, targets)
+        captured = {}
+    waiting = (_edges_into_hooked_leaves(roots)
+               if post_hooked_leaves and targets is None else None)
 
     def send(tensor, g):
         fn = tensor.grad_fn
         if fn is None:
+            if targets is not None and id(tensor) not in targets:
+                return
             entry = leaf_grads.setdefault(id(tensor), [tensor, None])
             if entry[1] is None:
                 entry[1] = g
@@ -471,6 +537,9 @@ def run_backward(root, grad, retain_graph=False):
                     entry[1] = entry[1] + g
             return
         if fn not in pending:
+            if needed is not None and fn not in needed and (fn, tensor._output_index) not in \
+                    targets:
+                return
             pending[fn] = [None] * len(fn.outputs)
             heapq.heappush(heap, (-fn.generation, next(order), fn))
         slot = pending[fn]
@@ -481,59 +550,140 @@ def run_backward(root, grad, retain_graph=False):
             with backend.using_device_of(g):
                 slot[i] = slot[i] + g
 
-    send(root, grad)
-    while heap:
-        fn = heapq.heappop(heap)[2]
-        grads = pending.pop(fn)
-        with backend.using_device_of(*grads):     # its GPU is the current one meanwhile
-            for i, ref in enumerate(fn.outputs):
-                if grads[i] is None:  # an output nobody used, e.g. one piece of a split
-                    shape, dtype = fn._output_meta[i]
-                    grads[i] = backend.get_array_module(*grads).zeros(shape, dtype)
-                    continue
-                if fn._output_hooks and i in fn._output_hooks:
-                    grads[i] = run_hooks(fn._output_hooks[i], grads[i])
-                y = ref()
-                if y is not None and y._retains_grad:  # summed over backward calls, as torch
-                    y._grad = Tensor(grads[i].copy() if y._grad is None
-                                     else y._grad.data + grads[i])
-            start = time.perf_counter()
-            try:
-                input_grads = fn.backward(*grads)
-            except Exception as error:
-                if fn._forward_trace is not None and hasattr(error, "add_note"):
-                    error.add_note(fn._forward_trace.describe(fn))  # anomaly mode (Python 3.11+)
-                raise
-            seconds = time.perf_counter() - start if backward_observers else None
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(fn.inputs):
-                input_grads = one_per_input(fn, input_grads)
-            for x, gx in zip(fn.inputs, input_grads):
-                if gx is None or x is None or not x.requires_grad:
-                    if x is None and gx is not None:
-                        checked_gradient(fn, input_grads, x, gx)  # raises: no input to take it
-                    continue
-                kind, shape, dtype = x.signature if type(x) is Edge else _signature(x.data)
-                if type(gx) is not kind or gx.shape != shape or gx.dtype != dtype:
-                    gx = checked_gradient(fn, input_grads, x, gx)  # the rare case: cast or raise
-                send(x, gx)
-            for observe in backward_observers:
-                observe(fn, grads, input_grads, seconds)
-            if not retain_graph:
-                fn.release()
-            if waiting:
-                _count_arrivals(fn, waiting, leaf_grads, taken)
+    with enable_grad() if create_graph else _nothing():
+        for root, g in zip(roots, grads):
+            send(root, g)
+        while heap:
+            fn = heapq.heappop(heap)[2]
+            grads = pending.pop(fn)
+            arrays = [_array(g) for g in grads if g is not None]
+            with backend.using_device_of(*arrays):    # its GPU is the current one meanwhile
+                for i, ref in enumerate(fn.outputs):
+                    if grads[i] is None:  # an output nobody used, e.g. one piece of a split
+                        shape, dtype = fn._output_meta[i]
+                        grads[i] = backend.get_array_module(*arrays).zeros(shape, dtype)
+                        if create_graph:
+                            grads[i] = Tensor(grads[i])
+                        continue
+                    if fn._output_hooks and i in fn._output_hooks:
+                        grads[i] = run_hooks(fn._output_hooks[i], grads[i])
+                    y = ref()
+                    if y is not None and y._retains_grad:  # summed over backward calls, as torch
+                        y._grad = _retained(y._grad, grads[i])
+                    if targets is not None and (fn, i) in targets:
+                        captured[targets[fn, i]] = grads[i]
+                if needed is not None and fn not in needed:
+                    continue                  # a target's maker: nothing asked for lies below it
+                start = time.perf_counter()
+                try:
+                    input_grads = (differentiable_backward(fn, grads) if create_graph
+                                   else fn.backward(*grads))
+                except Exception as error:
+                    if fn._forward_trace is not None and hasattr(error, "add_note"):
+                        error.add_note(fn._forward_trace.describe(fn))  # anomaly mode (3.11+)
+                    raise
+                seconds = time.perf_counter() - start if backward_observers else None
+                if not isinstance(input_grads, tuple):
+                    input_grads = (input_grads,)
+                if len(input_grads) != len(fn.inputs):
+                    input_grads = one_per_input(fn, input_grads)
+                for x, gx in zip(fn.inputs, input_grads):
+                    if gx is None or x is None or not x.requires_grad:
+                        if x is None and gx is not None:
+                            checked_gradient(fn, input_grads, x, gx)  # raises: no input to take it
+                        continue
+                    kind, shape, dtype = x.signature if type(x) is Edge else _signature(x.data)
+                    if create_graph:
+                        gx = _checked_graph_gradient(fn, input_grads, x, gx, kind, shape, dtype)
+                    elif type(gx) is not kind or gx.shape != shape or gx.dtype != dtype:
+                        gx = checked_gradient(fn, input_grads, x, gx)  # rare: cast or raise
+                    send(x, gx)
+                for observe in backward_observers:
+                    observe(fn, [_array(g) for g in grads],
+                            tuple(None if g is None else _array(g) for g in input_grads), seconds)
+                if not retain_graph:
+                    fn.release()
+                if waiting:
+                    _count_arrivals(fn, waiting, leaf_grads, taken)
 
-    for leaf, g in leaf_grads.values():
-        _accumulate(leaf, g, taken)
+        if not accumulate:
+            for key, (leaf, g) in leaf_grads.items():
+                captured[targets[key]] = run_hooks(leaf._hooks, g)
+            return [captured.get(k) for k in range(len(inputs))]
+        for leaf, g in leaf_grads.values():
+            _accumulate(leaf, g, taken)
+        if targets is not None:  # Tensor.backward(inputs=[a non-leaf]): into its .grad
+            for t in inputs:
+                key = _target_key(t)
+                if t.grad_fn is not None and targets[key] in captured:
+                    t._grad = _retained(t._grad, captured[targets[key]])
 
 
-def _edges_into_hooked_leaves(root):
+class _nothing:
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        pass
+
+
+def _array(g):
+    """The array of a gradient: itself, or a Tensor's data under ``create_graph``."""
+    return g.data if isinstance(g, Tensor) else g
+
+
+def _retained(previous, g):
+    """A non-leaf's ``.grad`` after adding ``g`` (an array, or a Tensor under create_graph)."""
+    if isinstance(g, Tensor):
+        return g if previous is None else previous + g
+    return Tensor(g.copy() if previous is None else previous.data + g)
+
+
+def _target_key(t):
+    """How the engine recognises a tensor asked for in ``inputs``: a leaf by identity, any
+    other tensor by the Function output it is."""
+    return id(t) if t.grad_fn is None else (t.grad_fn, t._output_index)
+
+
+def _functions_reaching(roots, targets):
+    """The Functions below ``roots`` from whose inputs some target can be reached: the only
+    ones whose backward must run for ``autograd.grad`` (torch prunes the same way)."""
+    reaches, stack = {}, [r.grad_fn for r in roots if r.grad_fn is not None]
+    while stack:
+        fn = stack[-1]
+        if fn in reaches:
+            stack.pop()
+            continue
+        below = [x.grad_fn for x in fn.inputs if x is not None and x.requires_grad
+                 and x.grad_fn is not None and x.grad_fn not in reaches]
+        if below:
+            stack.extend(below)
+            continue
+        stack.pop()
+        reaches[fn] = getattr(fn, "always_run", False) or any(
+            x is not None and x.requires_grad and (
+                _target_key(x) in targets or (x.grad_fn is not None and reaches[x.grad_fn]))
+            for x in fn.inputs)
+    return {fn for fn, yes in reaches.items() if yes}
+
+
+def _checked_graph_gradient(fn, grads, x, gx, kind, shape, dtype):
+    """``_contract``'s checks on a gradient Tensor (create_graph): a float gradient of
+    another precision is cast differentiably; anything else wrong raises."""
+    data = _array(gx)
+    if type(data) is kind and data.shape == shape and data.dtype == dtype:
+        return gx if isinstance(gx, Tensor) else Tensor(gx)
+    k = next(k for k, (a, b) in enumerate(zip(fn.inputs, grads)) if a is x and b is gx)
+    arrays = tuple(_array(g) for g in grads)
+    checked_gradient(fn, arrays, x, arrays[k])  # raises unless only the precision differs
+    return (gx if isinstance(gx, Tensor) else Tensor(gx)).to(dtype)
+
+
+def _edges_into_hooked_leaves(roots):
     """{id(leaf): number of edges into it} for the leaves with post-accumulate hooks that the
-    graph below ``root`` reaches; run only when such a hook exists anywhere."""
+    graph below ``roots`` reaches; run only when such a hook exists anywhere."""
     counts, seen = {}, set()
-    stack = [] if root.grad_fn is None else [root.grad_fn]
+    stack = list({r.grad_fn for r in roots if r.grad_fn is not None})
     while stack:
         fn = stack.pop()
         for x in fn.inputs:
@@ -569,7 +719,9 @@ def _accumulate(leaf, g, taken):
     So is the array of a leaf with post-accumulate hooks, which may write into it while the
     engine (or another leaf) still reads that array."""
     g = run_hooks(leaf._hooks, g)
-    if leaf._grad is not None:
+    if isinstance(g, Tensor):  # create_graph: .grad is a Tensor of the new graph (torch's
+        _accumulate_graph(leaf, g, taken)  # rule: added out of place, so it stays in it)
+    elif leaf._grad is not None:
         leaf._grad.data += g
     else:
         given = taken.setdefault(id(_root(g)), [])
@@ -579,6 +731,25 @@ def _accumulate(leaf, g, taken):
         else:
             leaf._grad = Tensor(g)
             given.append(g)
+    _run_post_accumulate_hooks(leaf)
+
+
+def _accumulate_graph(leaf, g, taken):
+    """``_accumulate`` for a gradient Tensor (create_graph): a first gradient whose memory
+    another leaf already holds is cloned, differentiably; a later one is added out of place."""
+    if leaf._grad is not None:
+        leaf._grad = leaf._grad + g
+        return
+    given = taken.setdefault(id(_root(g.data)), [])
+    shares = backend.get_array_module(g.data).shares_memory
+    if leaf._post_accumulate_hooks or any(shares(g.data, other) for other in given):
+        g = g.clone()
+    else:
+        given.append(g.data)
+    leaf._grad = g
+
+
+def _run_post_accumulate_hooks(leaf):
     if leaf._post_accumulate_hooks:
         with no_grad():  # as torch: a hook's own ops are not recorded
             for hook in list(leaf._post_accumulate_hooks):
@@ -586,3 +757,6 @@ def _accumulate(leaf, g, taken):
                 if returned is not None:
                     raise RuntimeError("post accumulate grad hooks should return None, got "
                                        f"{type(returned).__name__}")
+
+
+from .higher_order import differentiable_backward  # noqa: E402  (it builds on Function)

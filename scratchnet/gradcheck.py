@@ -12,7 +12,7 @@ softmax or batch norm the gradient of ``y.sum()`` is identically zero and checks
 import numpy as np
 
 from . import backend
-from .function import no_grad
+from .function import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -87,3 +87,62 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     if raise_exception:
         raise GradcheckError(message)
     return False
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True, seed=0):
+    """``gradcheck`` of the first derivative: True if the second derivatives of ``func``
+    (double backward) match central differences of its (analytic) first derivatives.
+
+    The first derivative checked is x, v ↦ ∂⟨func(x), v⟩/∂x, computed with
+    ``autograd.grad(..., create_graph=True)``, as a function of both the inputs and the
+    output gradients v (random float64 unless ``grad_outputs`` is given), as torch's
+    ``gradgradcheck`` does with its defaults.
+    """
+    from .autograd import grad
+
+    inputs = tuple(inputs)
+    outputs = _outputs(func, inputs)
+    rng = np.random.default_rng(seed + 1)
+    if grad_outputs is None:
+        xp = backend.get_array_module(outputs[0].data)
+        grad_outputs = [Tensor(xp.asarray(rng.standard_normal(y.shape)), requires_grad=True)
+                        for y in outputs]
+    grad_outputs = tuple(grad_outputs)
+    n = len(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+
+    def first_derivative(*args):
+        xs, vs = args[:n], args[n:]
+        with enable_grad():
+            live = [(y, v) for y, v in zip(_outputs(func, xs), vs) if y.requires_grad]
+            found = grad([y for y, _ in live], [xs[i] for i in checked],
+                         [v for _, v in live], create_graph=True, allow_unused=True)
+        return tuple(Tensor(xs[i].data * 0) if g is None else g
+                     for i, g in zip(checked, found))
+
+    # the differentiable backward must first agree with the array backward it stands for
+    with no_grad():
+        plain = [Tensor(xs.data * 0) if g is None else g for xs, g in zip(
+            [inputs[i] for i in checked], _first_order(func, inputs, grad_outputs, checked))]
+    for i, g, p in zip(checked, first_derivative(*inputs, *grad_outputs), plain):
+        a, b = backend.to_numpy(g.data), backend.to_numpy(p.data)
+        if not np.allclose(a, b, rtol=rtol, atol=atol):
+            message = (f"gradgradcheck: with create_graph=True the gradient of input {i} is "
+                       f"{a.ravel()[:4]}..., but backward gives {b.ravel()[:4]}...: the "
+                       "differentiable backward disagrees with the array one")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, seed=seed)
+
+
+def _first_order(func, inputs, grad_outputs, checked):
+    """The first derivatives by plain (array) backward, as gradgradcheck's reference."""
+    from .autograd import grad
+
+    with enable_grad():
+        live = [(y, v) for y, v in zip(_outputs(func, inputs), grad_outputs) if y.requires_grad]
+        return grad([y for y, _ in live], [inputs[i] for i in checked],
+                    [Tensor(v.data) for _, v in live], allow_unused=True)

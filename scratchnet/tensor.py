@@ -198,34 +198,22 @@ class Tensor(TensorMethods):
         return self.to(np.int64)
 
     # ---- autograd
-    def backward(self, gradient=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) · gradient into every leaf's ``.grad``.
 
         ``gradient`` may be omitted only for a one-element tensor (it is then 1).
+        ``create_graph=True`` records the backward pass itself, so that the ``.grad`` it
+        fills can be differentiated again; ``retain_graph`` then defaults to True (torch's
+        rule: it defaults to ``create_graph``). ``inputs``: only these tensors (leaves or
+        not) get their ``.grad``, as torch.
         """
-        from .function import run_backward  # function.py imports this module
+        from .autograd.grad import backward  # it imports this module
 
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn; "
                                "did you forget requires_grad=True, or run under no_grad()?")
         with backend.using_device_of(self.data):          # self's GPU is the current one
-            self._backward(gradient, retain_graph, run_backward)
-
-    def _backward(self, gradient, retain_graph, run_backward):
-        xp = backend.get_array_module(self.data)
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError("backward: grad can be implicitly created only for scalar "
-                                   f"outputs, but this tensor has shape {self.shape}; pass "
-                                   "gradient= of the same shape")
-            grad = xp.ones_like(self.data)
-        else:
-            grad = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient)
-            if tuple(grad.shape) != self.shape:
-                raise RuntimeError(f"backward: gradient has shape {tuple(grad.shape)} but the "
-                                   f"tensor has shape {self.shape}")
-            grad = grad.astype(self.dtype, copy=False)
-        run_backward(self, grad, retain_graph)
+            backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed; a
@@ -536,7 +524,10 @@ def _check_assigned_grad(tensor, grad):
 def run_hooks(hooks, grad):
     """Pass ``grad`` (an array) through each hook in turn; a hook may replace it by another
     of the same shape (torch's rule), which is copied: it may become a leaf's ``.grad``,
-    which later backward calls add into, and the hook's caller may still hold it."""
+    which later backward calls add into, and the hook's caller may still hold it. Under
+    ``create_graph`` the gradient is a Tensor, passed and returned as it is."""
+    if hooks and isinstance(grad, Tensor):
+        return _run_graph_hooks(hooks, grad)
     for hook in hooks:
         out = hook(Tensor(grad))
         if out is not None:
@@ -546,6 +537,43 @@ def run_hooks(hooks, grad):
                                    f"gradient's shape from {np.shape(grad)} to "
                                    f"{np.shape(out)}")
             grad = out if out is grad else out.copy()
+    return grad
+
+
+def seed_gradient(output, gradient, create_graph, op):
+    """The gradient backward starts from at ``output``: ``gradient`` (a Tensor, an array or a
+    number) of its shape and dtype, or 1 for a one-element output. A Tensor under
+    ``create_graph``, so that it can itself require grad."""
+    xp = backend.get_array_module(output.data)
+    if gradient is None:
+        if output.data.size != 1:
+            raise RuntimeError(f"{op}: grad can be implicitly created only for scalar "
+                               f"outputs, but this tensor has shape {output.shape}; pass "
+                               "gradient= of the same shape")
+        grad = xp.ones_like(output.data)
+    elif create_graph and isinstance(gradient, Tensor):
+        if gradient.shape != output.shape:
+            raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the tensor "
+                               f"has shape {output.shape}")
+        return gradient if gradient.dtype == output.dtype else gradient.to(output.dtype)
+    else:
+        grad = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient)
+        if tuple(grad.shape) != output.shape:
+            raise RuntimeError(f"{op}: gradient has shape {tuple(grad.shape)} but the "
+                               f"tensor has shape {output.shape}")
+        grad = grad.astype(output.dtype, copy=False)
+    return Tensor(grad) if create_graph else grad
+
+
+def _run_graph_hooks(hooks, grad):
+    for hook in hooks:
+        out = hook(grad)
+        if out is not None:
+            out = out if isinstance(out, Tensor) else Tensor(out)
+            if out.shape != grad.shape:
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the "
+                                   f"gradient's shape from {grad.shape} to {out.shape}")
+            grad = out
     return grad
 
 

@@ -1,9 +1,11 @@
 """Smoke runs of every script in examples/ with its tiny --smoke settings: each finishes,
 prints its table, and returns rows whose figures are checked where they are exact."""
 import importlib.util
+import itertools
 import os
 import sys
 
+import numpy as np
 import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
@@ -94,3 +96,17 @@ def test_cifar_examples_smoke_and_say_what_synthetic_data_shows(name, tmp_path, 
     assert [r["epoch"] for r in history] == [1]
     assert (tmp_path / "metrics.jsonl").read_text().count("\n") == 1
     assert "not a CIFAR-10 result" in capsys.readouterr().out
+
+
+def test_higher_order(tmp_path, monkeypatch):
+    newton, tanh, penalty = _run("higher_order", tmp_path, monkeypatch)
+    # each iterate is the previous one minus H⁻¹∇f, with f's gradient and Hessian by hand
+    for (_, x, y, _), (_, x1, y1, _) in itertools.pairwise(newton):
+        gradient = [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)]
+        hessian = [[2 - 400 * y + 1200 * x * x, -400 * x], [-400 * x, 200]]
+        step = np.linalg.solve(hessian, gradient)
+        assert (x1, y1) == pytest.approx((x - step[0], y - step[1]), rel=1e-9, abs=1e-12)
+    assert newton[-1][1:3] == pytest.approx((1.0, 1.0), abs=1e-9)
+    assert all(abs(a - b) < 1e-12 for _, _, a, b in tanh)       # the closed forms
+    assert [r[0] for r in penalty] == ["conv1", "conv2", "fc", "fc_bias"]
+    assert all(diff is None or diff < 1e-10 for *_, diff in penalty)   # torch's gradients

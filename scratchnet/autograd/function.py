@@ -23,12 +23,30 @@ the incoming gradients as Tensors, runs the user's ``backward`` (grad mode off) 
 arrays back, so the engine's checks (count, shape, dtype, device of every gradient) apply to
 these Functions too. Arguments that are not Tensors pass through to ``forward`` and must get
 None as their gradient.
+
+Under ``create_graph=True`` the user's ``backward`` runs with grad mode on, on the saved
+tensors themselves (a saved output is the output ``apply`` returned), so a backward written
+with scratchnet ops is differentiable, as in torch. ``@once_differentiable`` on ``backward``
+says it is not: its gradients then raise if differentiated again.
 """
+import functools
 import weakref
 
 from ..function import Function as ArrayFunction
 from ..function import no_grad
 from ..tensor import Tensor
+
+
+def once_differentiable(backward):
+    """Decorator for a custom Function's ``backward`` that cannot be differentiated: it runs
+    with grad mode off, and gradients it returns under ``create_graph=True`` raise, naming
+    the Function, if a later backward reaches them (torch's decorator of that name)."""
+    @functools.wraps(backward)
+    def wrapper(ctx, *grad_outputs):
+        with no_grad():
+            return backward(ctx, *grad_outputs)
+    wrapper.once_differentiable = True
+    return wrapper
 
 
 class FunctionCtx:
@@ -50,7 +68,11 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self):
-        return self._node().saved_tensors
+        node = self._node()
+        saved = node.saved_tensors
+        if node.graph_outputs is not None:   # create_graph: a saved output is the graph's
+            saved = tuple(node.graph_outputs.get(id(t), t) for t in saved)
+        return saved
 
     def mark_non_differentiable(self, *outputs):
         """These outputs (e.g. indices) need no gradient: they come out with
@@ -102,6 +124,8 @@ def _node_type(cls):
 class _Node(ArrayFunction):
     """One call of a torch-style Function, as an engine Function (module docstring)."""
 
+    graph_outputs = None  # {id(inner output): output of the graph}, during backward_graph
+
     def __init__(self, function, args):
         self.function, self.args = function, args
         self.is_tensor = [isinstance(a, Tensor) for a in args]   # which got an engine input
@@ -123,14 +147,35 @@ class _Node(ArrayFunction):
                 raise TypeError(f"{self.function.__name__}.forward must return Tensors (or a "
                                 f"tuple of them), but output {i} is {type(y).__name__}")
         self.differentiable = [id(y) not in ctx._non_differentiable for y in outputs]
+        self.output_ids = [id(y) for y in outputs]
         self.args = None                   # forward is done: keep only what ctx saved
         arrays = tuple(y.data for y in outputs)
         return arrays if isinstance(output, tuple) else arrays[0]
 
     def backward(self, *grad_outputs):
-        name = self.function.__name__
         with no_grad():
             grads = self.function.backward(self.ctx, *(Tensor(g) for g in grad_outputs))
+        return self._checked(grads, graph=False)
+
+    def backward_graph(self, *grad_outputs):
+        """The user's backward on Tensors with grad mode on (``create_graph``)."""
+        from ..higher_order import not_differentiable_twice
+
+        if getattr(self.function.backward, "once_differentiable", False):
+            return not_differentiable_twice(self, grad_outputs)
+        saved = self._saved if isinstance(self._saved, tuple) else ()
+        self.graph_outputs = {k: self.graph_output(self.output_ids.index(k), t.data)
+                              for k, t in ((id(t), t) for t in saved if t is not None)
+                              if k in self.output_ids}
+        try:
+            grads = self.function.backward(self.ctx, *grad_outputs)
+        finally:
+            self.graph_outputs = None
+        return self._checked(grads, graph=True)
+
+    def _checked(self, grads, graph):
+        """The user's gradients, one per Tensor argument: arrays, or Tensors if ``graph``."""
+        name = self.function.__name__
         grads = grads if isinstance(grads, tuple) else (grads,)
         needs = self.ctx.needs_input_grad
         if len(grads) > len(needs) and all(g is None for g in grads[len(needs):]):
@@ -149,7 +194,7 @@ class _Node(ArrayFunction):
                                        f"than None at position {i + 1}, but the corresponding "
                                        "forward input was not a Tensor")
                 continue
-            arrays.append(None if g is None else g.data)
+            arrays.append(g if g is None or graph else g.data)
         return tuple(arrays)
 
 

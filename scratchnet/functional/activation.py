@@ -22,6 +22,8 @@ class ReLUFunction(Function):
         (y,) = self.saved_tensors
         return gy * (y > 0)
 
+    jvp = backward  # J = diag(y > 0): piecewise linear
+
 
 def relu(input, inplace=False):
     """y = max(x, 0). Backward: gx = gy where x > 0, else 0 (0 at x = 0, as torch).
@@ -51,6 +53,8 @@ class LeakyReLUFunction(Function):
         xp = backend.get_array_module(gy)
         return xp.where(positive, gy, gy * gy.dtype.type(self.slope))
 
+    jvp = backward  # J = diag(1 or slope): piecewise linear
+
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """y = x for x > 0, slope·x otherwise. Backward: gx = gy or slope·gy, likewise.
@@ -76,6 +80,10 @@ class SigmoidFunction(Function):
         (y,) = self.saved_tensors
         return gy * y * (1 - y)
 
+    def backward_graph(self, gy):
+        y = self.graph_output(0, self.saved_tensors[0])
+        return gy * y * (1 - y)
+
 
 def sigmoid(input):
     """y = 1 / (1 + e^−x), computed as torch documents its numerically stable form: as written
@@ -92,6 +100,10 @@ class TanhFunction(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
+        return gy * (1 - y * y)
+
+    def backward_graph(self, gy):
+        y = self.graph_output(0, self.saved_tensors[0])
         return gy * (1 - y * y)
 
 
@@ -125,6 +137,10 @@ class SoftmaxFunction(Function):
         (y,) = self.saved_tensors
         return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
 
+    def backward_graph(self, gy):
+        y = self.graph_output(0, self.saved_tensors[0])
+        return y * (gy - (gy * y).sum(dim=self.dim, keepdim=True))
+
 
 def softmax(input, dim=None):
     """y_i = e^{x_i} / Σ_j e^{x_j} along ``dim``, as exp(log_softmax(x)) (the max-shifted rule
@@ -157,6 +173,10 @@ class LogSoftmaxFunction(Function):
         (y,) = self.saved_tensors
         xp = backend.get_array_module(gy)
         return gy - xp.exp(y) * gy.sum(axis=self.dim, keepdims=True)
+
+    def backward_graph(self, gy):
+        y = self.graph_output(0, self.saved_tensors[0])
+        return gy - y.exp() * gy.sum(dim=self.dim, keepdim=True)
 
 
 def log_softmax(input, dim=None):

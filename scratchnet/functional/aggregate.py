@@ -49,6 +49,20 @@ class ProdFunction(Function):
         others = _product_of_others(flat, axis).reshape(x.shape)
         return _keep(gy, x.shape, _axes(self.axis, x.ndim)) * others
 
+    def composite_inputs(self):
+        return (self.graph_input(0, self.saved_tensors[0]),)
+
+    def composite(self, x):
+        """The product as a chain of multiplications (exact where x has zeros, unlike
+        exp Σ log): n − 1 ops along the axis, for create_graph only."""
+        flat = x.reshape(-1) if self.axis is None else x.transpose(0, self.axis)
+        y = flat[0]
+        for k in range(1, flat.shape[0]):
+            y = y * flat[k]
+        if self.axis is not None and y.ndim:
+            y = y.unsqueeze(0).transpose(0, self.axis).squeeze(self.axis)
+        return y.reshape(self._output_meta[0][0])
+
 
 def _product_of_others(x, axis):
     """For each element, the product of the others along ``axis``: the running product of
@@ -79,6 +93,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 
 
 class CumsumFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -123,6 +139,11 @@ class LogSumExpFunction(Function):
         x, y = self.saved_tensors
         xp = backend.get_array_module(gy)
         return _keep(gy, x.shape, self.axes) * xp.exp(x - y)       # gy · softmax(x)
+
+    def backward_graph(self, gy):
+        x, y = self.saved_tensors
+        X, Y = self.graph_input(0, x), self.graph_output(0, y.reshape(self._output_meta[0][0]))
+        return _keep(gy, x.shape, self.axes) * (X - _keep(Y, x.shape, self.axes)).exp()
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -176,6 +197,22 @@ class NormFunction(Function):
         if p == 2:
             return x * scale
         return xp.sign(x) * xp.abs(x) ** (p - 1) * scale
+
+    def composite_inputs(self):
+        return (self.graph_input(0, self.saved_tensors[0]),)
+
+    def composite(self, x):
+        """The norm with scratchnet ops (create_graph; higher_order.py)."""
+        a, p = x.abs(), self.p
+        if p == 0:
+            return Tensor((x.data != 0).sum(axis=self.axes, keepdims=self.keepdim)
+                          .astype(x.dtype))
+        if abs(p) == math.inf:
+            from .selection import amax, amin
+            return (amax if p > 0 else amin)(a, self.axes, self.keepdim)
+        if p == 2:
+            return (x * x).sum(dim=self.axes, keepdim=self.keepdim).sqrt()
+        return (a ** p).sum(dim=self.axes, keepdim=self.keepdim) ** (1 / p)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):

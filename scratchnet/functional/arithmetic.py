@@ -7,14 +7,17 @@ import numpy as np
 
 from .. import backend
 from ..function import Function
+from ..higher_order import sum_to
 from ..kernels import threads
 from ..tensor import Tensor
 from ._operands import (as_float, as_operands, check_same_float_dtype, check_scalar_fits,
                         unbroadcast)
-from .selection import clamp_tensor
+from .selection import clamp_tensor, where
 
 
 class AddFunction(Function):
+    linear = True
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a + b
@@ -37,6 +40,8 @@ def _check_alpha(a, alpha):
 
 
 class SubFunction(Function):
+    linear = True
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a - b
@@ -75,6 +80,13 @@ class MulFunction(Function):
         gb = unbroadcast(gy * a, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
+    def backward_graph(self, gy):
+        a, b = self.saved_tensors
+        A, B = self.graph_input(0, a), self.graph_input(1, b)
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(gy * B, a.shape) if need_a else None,
+                sum_to(gy * A, b.shape) if need_b else None)
+
 
 def mul(input, other):
     """y = a·b. Backward: ga = gy·b, gb = gy·a."""
@@ -93,6 +105,13 @@ class DivFunction(Function):
         ga = unbroadcast(gy / b, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(-gy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
+
+    def backward_graph(self, gy):
+        a, b = self.saved_tensors
+        A, B = self.graph_input(0, a), self.graph_input(1, b)
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(gy / B, a.shape) if need_a else None,
+                sum_to(-gy * A / (B * B), b.shape) if need_b else None)
 
 
 def div(input, other, rounding_mode=None):
@@ -135,6 +154,9 @@ class RoundedDivFunction(Function):
         return tuple(xp.zeros(shape, gy.dtype) if need else None
                      for shape, need in zip(self.shapes, self.needs_input_grad))
 
+    def jvp(self, *tangents):
+        return None    # the Jacobian is zero
+
 
 class FloorDivideFunction(Function):
     """y = ⌊a / b⌋ (Python's ``//``). torch defines no derivative for it: backward raises."""
@@ -171,6 +193,14 @@ class RemainderFunction(Function):
             gb = unbroadcast(-gy * xp.floor_divide(a, b), b.shape)
         return ga, gb
 
+    def jvp(self, da, db):
+        """J·d with the quotient ⌊a / b⌋ held fixed (its derivative is zero a.e.)."""
+        a, b = self.saved_tensors
+        dy = 0 if da is None else da
+        if db is not None:
+            dy = dy - db * backend.get_array_module(db).floor_divide(a, b)
+        return dy
+
 
 def remainder(input, other):
     """y = a − ⌊a / b⌋·b (Python's ``%``: the sign of b). Backward: ga = gy,
@@ -182,6 +212,8 @@ def remainder(input, other):
 
 
 class NegFunction(Function):
+    linear = True
+
     def forward(self, x):
         return -x
 
@@ -217,6 +249,23 @@ class PowFunction(Function):
             gp = unbroadcast(gy * xp.where((x == 0) & (p >= 0), 0, y * log_x), p.shape)
         return gx, gp
 
+    def backward_graph(self, gy):
+        x, p, y = self.saved_tensors
+        X, P = self.graph_input(0, x), self.graph_input(1, p)
+        xp = backend.get_array_module(x)
+        gx = gp = None
+        if self.needs_input_grad[0]:
+            p_zero = Tensor(p == 0)
+            safe_p = where(p_zero, Tensor(xp.ones_like(p)), P)    # p^0 has derivative 0
+            gx = sum_to(where(p_zero, Tensor(xp.zeros_like(y)),
+                              gy * safe_p * X ** (safe_p - 1)), x.shape)
+        if self.needs_input_grad[1]:
+            zero = Tensor((x == 0) & (p >= 0))
+            safe_x = where(Tensor(x == 0), Tensor(xp.ones_like(x)), X)
+            gp = sum_to(where(zero, Tensor(xp.zeros_like(y)),
+                              gy * self.graph_output(0, y) * log(safe_x)), p.shape)
+        return gx, gp
+
 
 def pow(input, exponent):
     """y = x^p. Backward: gx = gy·p·x^(p−1), gp = gy·x^p·ln x."""
@@ -236,6 +285,10 @@ class ExpFunction(Function):
         (y,) = self.saved_tensors
         return gy * y
 
+    def backward_graph(self, gy):
+        (y,) = self.saved_tensors
+        return gy * self.graph_output(0, y)
+
 
 def exp(input):
     """y = eˣ. Backward: gx = gy·y."""
@@ -250,6 +303,10 @@ class LogFunction(Function):
     def backward(self, gy):
         (x,) = self.saved_tensors
         return gy / x
+
+    def backward_graph(self, gy):
+        (x,) = self.saved_tensors
+        return gy / self.graph_input(0, x)
 
 
 def log(input):
@@ -267,6 +324,10 @@ class SqrtFunction(Function):
         (y,) = self.saved_tensors
         return gy / (2 * y)
 
+    def backward_graph(self, gy):
+        (y,) = self.saved_tensors
+        return gy / (2 * self.graph_output(0, y))
+
 
 def sqrt(input):
     """y = √x. Backward: gx = gy / (2y)."""
@@ -281,6 +342,8 @@ class AbsFunction(Function):
     def backward(self, gy):
         (x,) = self.saved_tensors
         return gy * backend.get_array_module(x).sign(x)
+
+    jvp = backward  # J = diag(sign x): piecewise linear
 
 
 def abs(input):
@@ -305,6 +368,8 @@ class ClampFunction(Function):
         if self.high is not None:
             inside = inside & (x <= self.high)
         return gy * inside
+
+    jvp = backward  # J = diag(inside): piecewise linear
 
 
 def clamp(input, min=None, max=None):
@@ -349,6 +414,20 @@ class MatMulFunction(Function):
             ga = unbroadcast(threads.matmul(gy, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
             gb = unbroadcast(threads.matmul(a2.swapaxes(-1, -2), gy), b2.shape).reshape(b.shape)
+        return ga, gb
+
+    def backward_graph(self, gy):
+        a, b = self.saved_tensors
+        A, B = self.graph_input(0, a), self.graph_input(1, b)
+        A2 = A.unsqueeze(0) if a.ndim == 1 else A
+        B2 = B.unsqueeze(1) if b.ndim == 1 else B
+        gy = gy.reshape(np.broadcast_shapes(A2.shape[:-2], B2.shape[:-2])
+                        + (A2.shape[-2], B2.shape[-1]))
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = sum_to(matmul(gy, B2.transpose(-1, -2)), A2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            gb = sum_to(matmul(A2.transpose(-1, -2), gy), B2.shape).reshape(b.shape)
         return ga, gb
 
 

@@ -38,6 +38,17 @@ class BCEFunction(Function):
                 gt = gy * (xp.log1p(-x) - xp.log(x))    # −logit(x), unclamped (torch's rule)
         return gx, gt
 
+    def backward_graph(self, gy):
+        """The same formulas with scratchnet ops (create_graph)."""
+        x, t = self.saved_tensors
+        X, T = self.graph_input(0, x), self.graph_input(1, t)
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            gx = gy * (X - T) / ((1 - X) * X).clamp(min=EPSILON)
+        if self.needs_input_grad[1]:
+            gt = gy * ((1 - X).log() - X.log())
+        return gx, gt
+
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """ℓ = −w·(t·log x + (1 − t)·log(1 − x)) per element, each log clamped at −100 (torch's
@@ -72,6 +83,20 @@ class BCEWithLogitsFunction(Function):
             gx = gy * ((1 - t) - lw * sigmoid_neg)
         if self.needs_input_grad[1]:
             gt = gy * (-x - (0 if p is None else (p - 1) * log_sig))
+        return gx, gt, None
+
+    def backward_graph(self, gy):
+        """The same formulas with scratchnet ops (create_graph)."""
+        from .smooth_activation import logsigmoid
+
+        x, t, p, _ = self.saved_tensors
+        X, T, P = self.graph_input(0, x), self.graph_input(1, t), self.graph_input(2, p)
+        lw = 1 if P is None else 1 + (P - 1) * T
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            gx = gy * ((1 - T) - lw * (-X).sigmoid())
+        if self.needs_input_grad[1]:
+            gt = gy * (-X - (0 if P is None else (P - 1) * logsigmoid(X)))
         return gx, gt, None
 
 

@@ -21,6 +21,7 @@ from ..kernels import _shapes
 from ..kernels.conv import conv2d_forward, conv2d_input_grad, conv2d_weight_grad
 from . import _arguments
 from ._operands import check_float, check_same_float_dtype
+from .conv_weight_grad import Conv2dWeightGradFunction, input_grad
 
 
 class Conv2dFunction(Function):
@@ -46,6 +47,17 @@ class Conv2dFunction(Function):
         gw = conv2d_weight_grad(x, gy, weight.shape, *self.geometry) if need_w else None
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
         return gx, gw, gb
+
+    def backward_graph(self, gy):
+        """gx by a transposed convolution, gW by ``Conv2dWeightGradFunction``: both
+        differentiable (conv_weight_grad.py)."""
+        x, weight = self.saved_tensors
+        need_x, need_w, need_b = self.needs_input_grad
+        X, W = self.graph_input(0, x), self.graph_input(1, weight)
+        gx = input_grad(self.geometry, x.shape)(gy, W, None) if need_x else None
+        gw = (Conv2dWeightGradFunction(self.geometry, weight.shape)(X, gy)
+              if need_w else None)
+        return gx, gw, gy.sum(dim=(0, 2, 3)) if need_b else None
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -19,6 +19,7 @@ from ..function import Function
 from ..kernels.conv import conv2d_forward, conv2d_input_grad, conv2d_weight_grad
 from . import _arguments
 from ._operands import check_float, check_same_float_dtype
+from .conv_weight_grad import Conv2dWeightGradFunction, convolution
 
 
 class ConvTranspose2dFunction(Function):
@@ -45,6 +46,16 @@ class ConvTranspose2dFunction(Function):
         gw = conv2d_weight_grad(gy, x, weight.shape, *self.geometry) if need_w else None
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
         return gx, gw, gb
+
+    def backward_graph(self, gy):
+        """The same three products as Functions (conv_weight_grad.py): differentiable."""
+        x, weight = self.saved_tensors
+        need_x, need_w, need_b = self.needs_input_grad
+        X, W = self.graph_input(0, x), self.graph_input(1, weight)
+        gx = convolution(self.geometry, x.shape)(gy, W, None) if need_x else None
+        gw = (Conv2dWeightGradFunction(self.geometry, weight.shape)(gy, X)
+              if need_w else None)
+        return gx, gw, gy.sum(dim=(0, 2, 3)) if need_b else None
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

@@ -6,6 +6,8 @@ from ..function import Function
 
 
 class CastFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dtype):
         self.dtype = dtype
 
@@ -26,6 +28,8 @@ def cast(input, dtype):
 
 
 class ToDeviceFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, device):
         self.device = device
 

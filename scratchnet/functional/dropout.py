@@ -37,6 +37,8 @@ class DropoutFunction(Function):
         gx *= gy.dtype.type(self._scale())
         return gx
 
+    jvp = backward  # J = diag(mask / (1 − p)): linear in x once the mask is drawn
+
     def _scale(self):
         # p = 1 drops everything; 1/(1 − p) would turn the zeros into 0·inf = nan
         return 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)

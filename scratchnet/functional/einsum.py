@@ -17,6 +17,7 @@ import string
 
 from .. import backend
 from ..function import Function
+from ..tensor import Tensor
 from ._operands import check_same_float_dtype, check_tensor
 from .tiling import expand
 
@@ -55,6 +56,35 @@ class EinsumFunction(Function):
                 diagonal[_diagonal_index(xp, letters, own, self.sizes)] = g
                 g = diagonal
             grads.append(xp.ascontiguousarray(g))
+        return tuple(grads)
+
+    def backward_graph(self, gy):
+        """The same three steps with scratchnet ops: the product is an EinsumFunction of gy
+        and the other operands, the broadcast an expand, the diagonal a reshape, an expand
+        and a 0/1 mask (create_graph)."""
+        arrays = self.saved_tensors
+        operands = [self.graph_input(k, a) for k, a in enumerate(arrays)]
+        xp = backend.get_array_module(*arrays)
+        grads = []
+        for k, letters in enumerate(self.subscripts):
+            if not self.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            others = [j for j in range(len(operands)) if j != k]
+            own = "".join(dict.fromkeys(letters))
+            reachable = set(self.output).union(*(self.subscripts[j] for j in others))
+            kept = "".join(c for c in own if c in reachable)
+            g = EinsumFunction([self.output] + [self.subscripts[j] for j in others], kept,
+                               self.sizes)(gy, *(operands[j] for j in others))
+            g = g.reshape([self.sizes[c] if c in kept else 1 for c in own])
+            g = expand(g, [self.sizes[c] for c in own])
+            if len(own) < len(letters):                    # onto the diagonal
+                first = [letters.index(c) == i for i, c in enumerate(letters)]
+                g = g.reshape([self.sizes[c] if f else 1 for c, f in zip(letters, first)])
+                mask = xp.zeros([self.sizes[c] for c in letters], arrays[k].dtype)
+                mask[_diagonal_index(xp, letters, own, self.sizes)] = 1
+                g = expand(g, list(mask.shape)) * Tensor(mask)
+            grads.append(g)
         return tuple(grads)
 
 

@@ -28,6 +28,8 @@ def along(index, dim, xp):
 
 
 class GatherFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -54,6 +56,8 @@ def gather(input, dim, index, *, sparse_grad=False):
 
 
 class ScatterAddFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -121,6 +125,8 @@ def _check_range(op, index, size, dim):
 
 
 class IndexSelectFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -177,6 +183,19 @@ class EmbeddingFunction(Function):
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return gw, None
+
+    def jvp(self, dw, _):
+        """J·dW, the transpose of backward: rows of dW picked by the indices (0 for
+        padding_idx, divided by their counts with scale_grad_by_freq)."""
+        (indices,) = self.saved_tensors
+        xp = backend.get_array_module(dw)
+        rows = dw[indices]
+        if self.scale_grad_by_freq:
+            counts = xp.bincount(indices.reshape(-1), minlength=self.weight_shape[0])
+            rows = rows / counts[indices][..., None].astype(dw.dtype)
+        if self.padding_idx is not None:
+            rows = rows * (indices != self.padding_idx)[..., None]
+        return rows
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,

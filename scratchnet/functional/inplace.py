@@ -72,10 +72,20 @@ class SetItemFunction(Function):
             gv = unbroadcast(g, self.v_shape)
         return gx, gv
 
+    def jvp(self, dx, dv):
+        """J·d: dx with the region replaced by dv (forward on the tangents, not in place)."""
+        xp = backend.get_array_module(dx if dx is not None else dv)
+        shape, dtype = self._output_meta[0]
+        dy = xp.zeros(shape, dtype) if dx is None else dx.copy()
+        self._region(dy)[self.index] = 0 if dv is None else dv
+        return dy
+
 
 class SnapshotFunction(Function):
     """y = a copy of x (torch's clone): arithmetic in place computes on it when recorded.
     Backward: gx = gy."""
+
+    linear = True
 
     def forward(self, x):
         return x.copy()

@@ -48,6 +48,20 @@ class LayerNormFunction(Function):
             gb = gy.sum(axis=batch)
         return gx, gw, gb
 
+    def composite_inputs(self):
+        """x, weight, bias as tensors of the graph. x is not saved; x̂/r = x − mean differs
+        from it by a shift per row, which changes no derivative of layer norm."""
+        x_hat, r, weight = self.saved_tensors
+        return (self.graph_input(0, x_hat / r), self.graph_input(1, weight),
+                self.graph_input(2, None))
+
+    def composite(self, x, weight, bias):
+        axes = tuple(range(x.ndim - self.k, x.ndim))
+        centred = x - x.mean(dim=axes, keepdim=True)
+        y = centred / ((centred * centred).mean(dim=axes, keepdim=True) + self.eps).sqrt()
+        y = y if weight is None else y * weight
+        return y if bias is None else y + bias
+
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the last dims ``normalized_shape``, then scale and shift, as

@@ -1,6 +1,7 @@
 """The fully connected layer."""
 from ..function import Function
 from ..kernels.threads import matmul
+from . import arithmetic as F
 from ._operands import check_same_float_dtype
 
 
@@ -23,6 +24,20 @@ class LinearFunction(Function):
             gW = matmul(gy2.T, x2)                            # (out, M) @ (M, in) -> (out, in)
         if self.needs_input_grad[2]:
             gb = gy.reshape(-1, gy.shape[-1]).sum(axis=0)     # (out,)
+        return gx, gW, gb
+
+    def backward_graph(self, gy):
+        """The same formulas with scratchnet ops (create_graph)."""
+        x, weight = self.saved_tensors
+        X, W = self.graph_input(0, x), self.graph_input(1, weight)
+        gx = gW = gb = None
+        gy2 = gy.reshape(-1, gy.shape[-1])
+        if self.needs_input_grad[0]:
+            gx = F.matmul(gy, W)
+        if self.needs_input_grad[1]:
+            gW = F.matmul(gy2.T, X.reshape(-1, x.shape[-1]))
+        if self.needs_input_grad[2]:
+            gb = gy2.sum(dim=0)
         return gx, gW, gb
 
 

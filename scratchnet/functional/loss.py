@@ -192,6 +192,31 @@ class CrossEntropyFunction(Function):
             gt = -(1 - self.label_smoothing) * w_c * logp * up
         return gx, gt, None
 
+    def composite_inputs(self):
+        """Logits, target, weight as tensors of the graph. The logits are not saved, but
+        log p = x − logsumexp(x) differs from them by a shift per row, which changes no
+        derivative of cross-entropy, so log p stands in for them."""
+        p, _, t, w, _ = self.saved_tensors
+        xp = backend.get_array_module(p)
+        return (self.graph_input(0, xp.log(p)), self.graph_input(1, t),
+                self.graph_input(2, w))
+
+    def composite(self, x, t, w):
+        """L = reduce(−Σ_c q_c·log_softmax(x)_c) with scratchnet ops, q from the target as
+        in forward (a function of t for probability targets)."""
+        from ..tensor import Tensor
+
+        logp = x.log_softmax(1)
+        if t.dtype.kind == "f":
+            C, eps = x.shape[1], self.label_smoothing
+            q = t * (1 - eps) + eps / C
+            if w is not None:
+                q = q * w.reshape((1, C) + (1,) * (x.ndim - 2))
+        else:
+            q = Tensor(self.saved_tensors[1])
+        losses = -(q * logp).sum(dim=1)
+        return losses if self.reduction == "none" else losses.sum() / self.divisor
+
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
@@ -228,6 +253,11 @@ class NLLLossFunction(Function):
             t, self.ignore_index, q.shape, rows=False).astype(q.dtype),
             lambda: -q * _upstream(gy, self.divisor, self.reduction))
         return gx, None, None
+
+    def jvp(self, dlogp, _, __):
+        """J·d: the loss is linear in the log-probabilities, −Σ_c q_c·d_c reduced."""
+        q, _ = self.saved_tensors
+        return _reduce(-(q * dlogp).sum(axis=1), self.divisor or 1, self.reduction)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):

@@ -67,6 +67,30 @@ class BatchNormFunction(Function):
         return (None if gx is None else gx.reshape(gy.shape), gw if need_w else None,
                 gb if need_b else None)
 
+    def composite_inputs(self):
+        """x, weight, bias as tensors of the graph (create_graph; higher_order.py). The
+        weight's array is not saved: a = invstd·weight gives it back."""
+        x3, _, invstd, a = self.saved_tensors
+        shape = self._output_meta[0][0]
+        return (self.graph_input(0, x3.reshape(shape)), self.graph_input(1, a / invstd),
+                self.graph_input(2, backend.get_array_module(a).zeros_like(a)))
+
+    def composite(self, x, weight, bias):
+        """The same normalisation with scratchnet ops: (x − mean)/√(var + eps)·w + b."""
+        C = x.shape[1]
+        axes = (0,) + tuple(range(2, x.ndim))
+        per_channel = (1, C) + (1,) * (x.ndim - 2)
+        if self.training:
+            mean = x.mean(dim=axes, keepdim=True)
+            var = ((x - mean) * (x - mean)).mean(dim=axes, keepdim=True)
+        else:
+            mean, var = (Tensor(s.astype(x.dtype, copy=False).reshape(per_channel))
+                         for s in self.stats)
+        y = (x - mean) / (var + self.eps).sqrt()
+        if weight is not None:
+            y = y * weight.reshape(per_channel)
+        return y if bias is None else y + bias.reshape(per_channel)
+
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
@@ -144,6 +168,24 @@ class LocalResponseNormFunction(Function):
         x3, scale = self.saved_tensors
         gy3 = backend.get_array_module(gy).ascontiguousarray(gy).reshape(x3.shape)
         return lrn_backward(x3, scale, gy3, *self.params).reshape(gy.shape)
+
+    def composite_inputs(self):
+        x3, _ = self.saved_tensors
+        return (self.graph_input(0, x3.reshape(self._output_meta[0][0])),)
+
+    def composite(self, x):
+        """y = x·(k + α/size·Σ_window x²)^−β with scratchnet ops, the window over channels
+        c − size//2 … c + (size − 1)//2 (create_graph; higher_order.py)."""
+        from .padding import pad
+
+        size, alpha, beta, k = self.params
+        N, C = x.shape[:2]
+        x3 = x.reshape(N, C, -1)
+        squares = pad(x3 * x3, (0, 0, size // 2, (size - 1) // 2))
+        window = squares[:, 0:C]
+        for j in range(1, size):
+            window = window + squares[:, j:j + C]
+        return (x3 * (window * (alpha / size) + k) ** (-beta)).reshape(x.shape)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

@@ -15,12 +15,15 @@ elements and the right block the first r.
 """
 from .. import backend
 from ..function import Function
+from ..higher_order import fresh
 
 _NUMPY_MODE = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
                "circular": "wrap"}
 
 
 class PadFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, widths, mode, value):
         self.widths, self.mode, self.value = widths, mode, value    # one (left, right) per dim
 
@@ -36,6 +39,12 @@ class PadFunction(Function):
             y = xp.pad(x, grow, mode=_NUMPY_MODE[self.mode])
         self.padded_shape = y.shape
         return y[self._crop(y.shape)]
+
+    def jvp(self, dx):
+        """J·dx: the same padding with 0 as the constant (forward is affine for value ≠ 0)."""
+        op = fresh(self)
+        op.value = 0
+        return op.forward(dx)
 
     def _crop(self, shape):
         """The slices that drop the negative amounts from an array of ``shape``: the padded

@@ -42,6 +42,17 @@ class MaxPool2dFunction(Function):
                                *self.args)
         return gx.reshape(self.x_shape)
 
+    def jvp(self, dx):
+        """J·dx: dx read at each window's winner (a gather by the saved indices; backward
+        is the matching scatter). Max pooling is piecewise linear: this is its Jacobian."""
+        idx, = self.saved_tensors
+        xp = get_array_module(dx)
+        N, C, H, W = _batched_shape(self.x_shape)
+        flat = idx.reshape(N * C, -1)
+        planes = xp.ascontiguousarray(dx).reshape(N * C, H * W)
+        dy = xp.take_along_axis(planes, xp.maximum(flat, 0), axis=1) * (flat >= 0)
+        return dy.reshape(self._output_meta[0][0]), None
+
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
@@ -65,6 +76,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 class AvgPool2dFunction(Function):
     """y = (sum over each window, padding 0) / divisor[oh, ow]. Backward: every pixel of a
     window receives gy / divisor, i.e. gx = col2im(gy / divisor broadcast over the taps)."""
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
 
     def __init__(self, kernel_size, stride, padding, out_size, count_include_pad, override):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
@@ -137,6 +150,8 @@ def _avg_divisor(size, kernel, stride, padding, out_size, count_include_pad, ove
 class AdaptiveAvgPool2dFunction(Function):
     """Adaptive average pooling is separable: with the bin-averaging matrices Ah (OH, H) and
     Aw (OW, W) (Ah[i, h] = 1/|bin i| for h in bin i), y = Ah · x · Awᵀ, so gx = Ahᵀ · gy · Aw."""
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
 
     def __init__(self, rows, cols):
         self.rows, self.cols = rows, cols
@@ -210,6 +225,17 @@ class AdaptiveMaxPool2dFunction(Function):
                 won = cells == winners[..., i, j, None, None]               # (..., bh, bw)
                 gx[..., h0:h1, w0:w1] += won * gy[..., i, j, None, None]
         return gx
+
+    def jvp(self, dx):
+        """J·dx: dx read at each bin's winner (piecewise linear, as max_pool2d)."""
+        (winners,) = self.saved_tensors
+        dy = get_array_module(dx).empty(winners.shape, dx.dtype)
+        for i, (h0, h1) in enumerate(self.rows):
+            for j, (w0, w1) in enumerate(self.cols):
+                win = dx[..., h0:h1, w0:w1].reshape(dx.shape[:-2] + (-1,))
+                dy[..., i, j] = get_array_module(dx).take_along_axis(
+                    win, winners[..., i, j, None], axis=-1)[..., 0]
+        return dy, None
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):

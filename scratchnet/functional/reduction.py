@@ -42,6 +42,8 @@ def _keep(gy, axes, keepdim):
 
 
 class SumFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
 
@@ -97,6 +99,15 @@ class VarFunction(Function):
         # d/dx_i Σ(x_j − mean)² = 2(x_i − mean): the mean's own dependence on x_i sums to 0.
         return gy * (xp.asarray(2, gy.dtype) / xp.asarray(self.dof, gy.dtype)) * centred
 
+    def backward_graph(self, gy):
+        """gx = gy·2/dof·(x − mean(x)) with scratchnet ops. x itself is not saved, but the
+        formula is unchanged by shifting x, so the saved x − mean stands in for it."""
+        (centred,) = self.saved_tensors
+        X = self.graph_input(0, centred)
+        c = X - X.mean(dim=self.axes, keepdim=True)
+        gy = _keep(gy, self.axes, self.keepdim)
+        return gy * (2.0 / self.dof) * c
+
 
 def variance_args(op, dim, unbiased, correction):
     """torch's overloads of var and std, as (dim, correction): ``var(dim, unbiased,
@@ -150,6 +161,11 @@ class ExtremumFunction(Function):
         (winners,) = self.saved_tensors
         return winners * (gy / winners.sum())
 
+    def jvp(self, dx):
+        """J·dx: the mean of dx over the tied winners (piecewise linear)."""
+        (winners,) = self.saved_tensors
+        return (winners * dx).sum() / winners.sum()
+
 
 class ExtremumDimFunction(Function):
     """max or min along one dim, returning (values, indices); the gradient goes to the index."""
@@ -174,6 +190,12 @@ class ExtremumDimFunction(Function):
         gx = xp.zeros(self.x_shape, gy.dtype)
         xp.put_along_axis(gx, indices, _keep(gy, (self.dim,), self.keepdim), axis=self.dim)
         return gx
+
+    def jvp(self, dx):
+        """J·dx: dx at the saved indices (piecewise linear); the indices get none."""
+        (indices,) = self.saved_tensors
+        dy = backend.get_array_module(dx).take_along_axis(dx, indices, axis=self.dim)
+        return (dy if self.keepdim else dy.squeeze(self.dim)), None
 
 
 def _extremum(kind, input, dim, keepdim):

@@ -19,6 +19,8 @@ from .conversion import cast
 
 class WhereFunction(Function):
     """Inputs: condition c (bool, no gradient), a, b."""
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
 
     def forward(self, c, a, b):
         self.save_for_backward(c)
@@ -83,6 +85,20 @@ class MaximumFunction(Function):
             else None
         return ga, gb
 
+    def jvp(self, da, db):
+        """J·d: the winner's tangent (the mean of both on a tie): piecewise linear."""
+        a, b = self.saved_tensors
+        xp = backend.get_array_module(a)
+        half = xp.where(a == b, 0.5, 1.0).astype(a.dtype)
+        a_loses = a < b if self.kind == "max" else a > b
+        b_loses = a > b if self.kind == "max" else a < b
+        dy = 0
+        if da is not None:
+            dy = dy + xp.where(a_loses, 0, half) * da
+        if db is not None:
+            dy = dy + xp.where(b_loses, 0, half) * db
+        return dy
+
 
 def maximum(input, other):
     """y = max(a, b) elementwise (broadcast). Backward: gy goes to the larger input, half to
@@ -126,6 +142,21 @@ class ClampTensorFunction(Function):
             picked = (x > high) if low is None else (x > high) | (high < low)
             g_high = unbroadcast(xp.where(picked, gy, zero), high.shape)
         return gx, g_low, g_high
+
+    def jvp(self, dx, d_low, d_high):
+        """J·d: the tangent of whichever of x, low, high is the output (piecewise linear)."""
+        x, low, high = self.saved_tensors
+        inside = True
+        if low is not None:
+            inside = inside & (x >= low)
+        if high is not None:
+            inside = inside & (x <= high)
+        dy = 0 if dx is None else inside * dx
+        if d_low is not None:
+            dy = dy + ((x < low) if high is None else (x < low) & (low < high)) * d_low
+        if d_high is not None:
+            dy = dy + ((x > high) if low is None else (x > high) | (high < low)) * d_high
+        return dy
 
 
 def clamp_tensor(input, min=None, max=None):
@@ -177,6 +208,12 @@ class MaskedFillFunction(Function):
             g_value = xp.where(mask, gy, zero).sum().reshape(())
         return gx, g_value, None
 
+    def jvp(self, dx, d_value, _):
+        """J·d: dv where the mask is set, dx elsewhere."""
+        (mask,) = self.saved_tensors
+        xp = backend.get_array_module(mask)
+        return xp.where(mask, 0 if d_value is None else d_value, 0 if dx is None else dx)
+
 
 def masked_fill(input, mask, value):
     """y = value where mask else x; ``mask`` (bool) broadcasts to x's shape, ``value`` is a
@@ -214,6 +251,12 @@ class AmaxFunction(Function):
         count = winners.sum(axis=self.axes, keepdims=True)
         gy = gy.reshape(_keep(winners.shape, self.axes))   # the reduced axes back, size 1
         return winners * (gy / count).astype(gy.dtype)
+
+    def jvp(self, dx):
+        """J·dx: the mean of dx over each reduction's tied extrema (piecewise linear)."""
+        (winners,) = self.saved_tensors
+        count = winners.sum(axis=self.axes, keepdims=True)
+        return (winners * dx).sum(axis=self.axes, keepdims=True) / count
 
 
 def _drop(shape, axes):

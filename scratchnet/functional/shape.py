@@ -20,6 +20,8 @@ from ._views import track
 
 
 class ReshapeFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -86,6 +88,8 @@ def unsqueeze(input, dim):
 
 
 class PermuteFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dims):
         self.dims = dims
 
@@ -114,6 +118,8 @@ def transpose(input, dim0, dim1):
 
 
 class GetItemFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, index):
         self.index = index
 
@@ -151,6 +157,8 @@ def unwrap_index(index):
 
 
 class CatFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -203,6 +211,8 @@ def stack(tensors, dim=0):
 
 
 class SplitFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, sizes, dim):
         self.sizes, self.dim = sizes, dim
 

@@ -7,7 +7,9 @@ import numba
 
 from .. import backend
 from ..function import Function
+from ..tensor import Tensor
 from ._operands import as_float, check_float
+from .selection import where
 
 
 class SoftplusFunction(Function):
@@ -30,6 +32,12 @@ class SoftplusFunction(Function):
         z = xp.exp(xp.minimum(bx, x.dtype.type(self.threshold)))
         return xp.where(bx > self.threshold, gy, gy * z / (z + 1))    # gy · sigmoid(βx)
 
+    def backward_graph(self, gy):
+        (x,) = self.saved_tensors
+        X = self.graph_input(0, x)
+        above = Tensor(x * x.dtype.type(self.beta) > self.threshold)
+        return where(above, gy, gy * (X * self.beta).sigmoid())
+
 
 def softplus(input, beta=1.0, threshold=20.0):
     """y = log(1 + exp(βx)) / β, and y = x where βx > threshold (torch's rule, which keeps
@@ -51,6 +59,9 @@ class LogSigmoidFunction(Function):
         z = xp.exp(-xp.abs(x))                               # never overflows
         # σ(−x) = 1 / (1 + e^x) for x < 0, e^−x / (1 + e^−x) for x ≥ 0
         return gy * xp.where(x < 0, 1 / (1 + z), z / (1 + z))
+
+    def backward_graph(self, gy):
+        return gy * (-self.graph_input(0, self.saved_tensors[0])).sigmoid()
 
 
 def logsigmoid(input):
@@ -89,6 +100,39 @@ class GELUFunction(Function):
         cdf = t(0.5) * (1 + erf(x * t(math.sqrt(0.5))))             # Φ(x)
         pdf = xp.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))  # φ(x)
         return gy * (cdf + x * pdf)
+
+    def backward_graph(self, gy):
+        """The same formulas with scratchnet ops; Φ is ``NormalCDFFunction`` (Φ' = φ)."""
+        (x,) = self.saved_tensors
+        X = self.graph_input(0, x)
+        if self.approximate == "tanh":
+            inner = SQRT_2_OVER_PI * (X + TANH_CUBIC * X ** 3)
+            th = inner.tanh()
+            d_inner = SQRT_2_OVER_PI * (1 + 3 * TANH_CUBIC * X * X)
+            return gy * (0.5 * (1 + th) + 0.5 * X * (1 - th * th) * d_inner)
+        return gy * (NormalCDFFunction()(X) + X * normal_pdf(X))
+
+
+def normal_pdf(x):
+    """φ(x) = e^(−x²/2)/√(2π) with scratchnet ops."""
+    return (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+
+
+class NormalCDFFunction(Function):
+    """y = Φ(x) = (1 + erf(x/√2))/2. Backward: gx = gy·φ(x). Only GELU's double backward
+    uses it."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x.dtype.type(0.5) * (1 + erf(x * x.dtype.type(math.sqrt(0.5))))
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        xp = backend.get_array_module(x)
+        return gy * xp.exp(x.dtype.type(-0.5) * x * x) * x.dtype.type(1 / math.sqrt(2 * math.pi))
+
+    def backward_graph(self, gy):
+        return gy * normal_pdf(self.graph_input(0, self.saved_tensors[0]))
 
 
 def gelu(input, approximate="none"):

@@ -52,6 +52,11 @@ class SortFunction(Function):
         xp.put_along_axis(gx, order, gy, axis=self.dim)
         return gx
 
+    def jvp(self, dx):
+        """J·dx: dx in the sorted order (piecewise linear); the indices get none."""
+        (order,) = self.saved_tensors
+        return backend.get_array_module(dx).take_along_axis(dx, order, axis=self.dim), None
+
 
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices): x sorted along ``dim`` and where each value was. Always stable

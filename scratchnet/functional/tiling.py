@@ -12,6 +12,8 @@ from ._operands import unbroadcast
 
 
 class CloneFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def forward(self, x):
         return backend.get_array_module(x).array(x, copy=True, order="C")
 
@@ -25,6 +27,8 @@ def clone(input):
 
 
 class ExpandFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -63,6 +67,8 @@ def expand(input, *sizes):
 
 
 class RepeatFunction(Function):
+    linear = True  # forward is its own Jacobian map (higher_order.py)
+
     def __init__(self, repeats):
         self.repeats = repeats
 

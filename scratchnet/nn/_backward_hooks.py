@@ -7,7 +7,9 @@ Backward reaches ``OutputsBoundary`` first, with the gradients of the outputs: i
 pre-hooks (which may replace them) and keeps them. It then reaches ``InputsBoundary`` with
 the gradients of the inputs: the hooks run there, with both, and may replace the inputs'
 gradients. When no input requires grad there is no ``InputsBoundary``, and the hooks run at
-the outputs with a grad_input of Nones (torch's rule).
+the outputs with a grad_input of Nones (torch's rule). Under ``create_graph`` the boundaries
+hand the hooks the gradients of the graph themselves (``backward_graph``), so what a hook
+returns stays differentiable.
 """
 from ..function import Function
 from ..tensor import Tensor
@@ -48,20 +50,27 @@ class InputsBoundary(Function):
         return arrays
 
     def backward(self, *grads):
+        return self.hooked(tuple(Tensor(g) for g in grads), _array)
+
+    def backward_graph(self, *grads):
+        return self.hooked(grads, _tensor)
+
+    def hooked(self, grads, give):
+        """Run the hooks on ``grads`` (Tensors); ``give`` turns each result into what the
+        engine expects back (an array, or a Tensor under create_graph)."""
         grad_input = [None] * self.call.n_inputs     # None for arguments that are not floats
         for slot, g, graded in zip(self.slots, grads, self.needs_input_grad):
             if g.dtype.kind == "f":                  # zeros for a tensor without grad (torch)
-                grad_input[slot] = Tensor(g if graded else g * 0)
+                grad_input[slot] = g if graded else g * 0
         grad_input = self.call.run_hooks(tuple(grad_input))
-        return tuple(_array(grad_input[slot]) for slot in self.slots)
+        return tuple(give(grad_input[slot]) for slot in self.slots)
 
 
 class OutputsBoundary(InputsBoundary):
     """Identity on the module's outputs; its backward runs the pre-hooks and keeps the
     outputs' gradients for the hooks."""
 
-    def backward(self, *grads):
-        grad_output = tuple(Tensor(g) for g in grads)
+    def hooked(self, grad_output, give):
         for hook in list(self.call.module._backward_pre_hooks.values()):
             result = hook(self.call.module, grad_output)
             if result is not None:
@@ -69,11 +78,15 @@ class OutputsBoundary(InputsBoundary):
         self.call.grad_output = grad_output
         if not self.call.has_input_boundary:
             self.call.run_hooks((None,) * self.call.n_inputs)
-        return tuple(_array(g) for g in grad_output)
+        return tuple(give(g) for g in grad_output)
 
 
 def _array(g):
     return None if g is None else g.data
+
+
+def _tensor(g):
+    return g if g is None or isinstance(g, Tensor) else Tensor(g)
 
 
 def wrap_inputs(module, args):

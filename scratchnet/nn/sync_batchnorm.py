@@ -31,6 +31,8 @@ from .normalization import _BatchNorm
 class SyncBatchNormFunction(BatchNormFunction):
     """Batch norm in training mode with statistics over every rank of ``group``."""
 
+    composite = None  # batch norm's composite has no all-gather: not differentiable twice
+
     def __init__(self, group, eps, running=None):
         super().__init__(True, eps, running=running)
         self.group = group

@@ -37,6 +37,20 @@ class CheckpointFunction(Function):
         return tuple(x.grad.data if x.requires_grad and x.grad is not None else None
                      for x in inputs)
 
+    def composite_inputs(self):
+        return tuple(self.graph_input(i, a) for i, a in enumerate(self.saved_tensors))
+
+    def composite(self, *inputs):
+        """``fn`` run again on tensors of the graph, drawing the same random numbers: under
+        create_graph its gradient is taken through this (higher_order.py), and parameters
+        used inside ``fn`` receive theirs as in first-order backward."""
+        state = random.get_rng_state()
+        random.set_rng_state(self.rng_state)
+        try:
+            return self.fn(*inputs)
+        finally:
+            random.set_rng_state(state)
+
 
 def checkpoint(fn, *inputs):
     """``fn(*inputs)``, keeping no intermediate arrays: backward recomputes ``fn``.
