@@ -25,20 +25,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise ValueError("Expected allow_unused to be True or not passed when "
                          "materialize_grads=True, but got: allow_unused=False.")
     allow_unused = materialize_grads if allow_unused is None else allow_unused
-    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    outputs, grad_outputs = _paired(outputs, grad_outputs, "grad", "output", "grad_output")
     single_input = isinstance(inputs, Tensor)
     inputs = (inputs,) if single_input else tuple(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
-        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (
-            grad_outputs,)
-    grad_outputs = tuple(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad requires one grad_output per output: got {len(outputs)} "
-                           f"outputs and {len(grad_outputs)} grad_outputs")
-    for i, y in enumerate(outputs):
-        if not y.requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
-                               "have a grad_fn")
     for x in inputs:
         if not isinstance(x, Tensor) or not x.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -70,18 +59,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     """Σ_j ⟨grad_tensors_j, ∂tensors_j/∂leaf⟩ added into every leaf's ``.grad`` (only into
     ``inputs``' when given), in one pass over the graph: ``Tensor.backward`` for several
     outputs, as ``torch.autograd.backward``."""
-    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
-    if grad_tensors is None or isinstance(grad_tensors, Tensor):
-        grad_tensors = (grad_tensors,) * len(tensors) if grad_tensors is None else (
-            grad_tensors,)
-    grad_tensors = tuple(grad_tensors)
-    if len(grad_tensors) != len(tensors):
-        raise RuntimeError(f"backward requires one grad_tensor per tensor: got "
-                           f"{len(tensors)} tensors and {len(grad_tensors)} grad_tensors")
-    for i, y in enumerate(tensors):
-        if not y.requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
-                               "have a grad_fn")
+    tensors, grad_tensors = _paired(tensors, grad_tensors, "backward", "tensor", "grad_tensor")
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         if not inputs:
@@ -97,3 +75,19 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
              for y, g in zip(tensors, grad_tensors)]
     retain = create_graph if retain_graph is None else retain_graph
     run_backward(tensors, seeds, retain, create_graph, inputs)
+
+
+def _paired(outputs, grads, call, output, grad):
+    """(outputs, one gradient or None per output) as tuples, checked with torch's messages."""
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    if grads is None:
+        grads = (None,) * len(outputs)
+    grads = (grads,) if isinstance(grads, Tensor) else tuple(grads)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"{call} requires one {grad} per {output}: got {len(outputs)} "
+                           f"{output}s and {len(grads)} {grad}s")
+    for i, y in enumerate(outputs):
+        if not y.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                               "have a grad_fn")
+    return outputs, grads
