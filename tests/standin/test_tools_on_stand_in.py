@@ -1,0 +1,115 @@
+"""The tools around training on the CuPy stand-in (tests/standin): ``summary``, the ``viz``
+functions, checkpoints crossing between the devices, learning-rate schedulers and a
+``scratchnet train --device cuda`` run. Expected values come from the CPU path (whose own
+tests check it against torch and hand-derived figures); nothing here may copy a device array
+to the host behind the user's back, except where a tool reports numbers (the stand-in counts
+copies)."""
+import numpy as np
+import pytest
+
+import scratchnet as sn
+import scratchnet.nn as nn
+from scratchnet import backend, models
+from tests.standin import fake_cupy
+
+pytestmark = pytest.mark.standin
+
+
+def _host(a):
+    return a.get() if backend.is_cupy(a) else np.asarray(a)
+
+
+def _mlp():
+    sn.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+
+
+# ---- summary and viz ---------------------------------------------------------------------
+
+def test_summary_of_a_model_on_the_stand_in_equals_the_cpu_one():
+    model = models.get_model("lenet5")
+    expected = sn.summary(model)
+    model.to("cuda")
+    before = fake_cupy.host_copies
+    got = sn.summary(model)
+    assert fake_cupy.host_copies == before, fake_cupy.host_copy_sites[-5:]
+    assert got.rows == expected.rows
+    assert (got.total_params, got.total_macs) == (expected.total_params, expected.total_macs)
+    assert str(got).splitlines()[1:] == str(expected).splitlines()[1:]
+
+
+def _forward_backward(model, x, g, device):
+    """The model's output and dL/dx for the upstream gradient ``g``, on ``device``."""
+    x = sn.tensor(x, device=device, requires_grad=True)
+    y = model(x)
+    y.backward(sn.tensor(g, device=device))
+    return y, x
+
+
+def test_gradient_flow_on_the_stand_in_equals_the_cpu_one():
+    model = _mlp()
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    flow = sn.viz.GradientFlow(model)
+    _forward_backward(model, x, g, "cpu")
+    expected, expected_table = flow.stats, flow.table()
+    model.zero_grad()
+    model.to("cuda")
+    _forward_backward(model, x, g, "cuda")
+    got = flow.stats
+    assert [(s.name, s.type, s.shape, s.zeros) for s in got] == [
+        (s.name, s.type, s.shape, s.zeros) for s in expected]
+    fields = ("act_mean", "act_std", "act_norm", "grad_mean", "grad_std", "grad_norm")
+    for s, e in zip(got, expected):
+        assert all(isinstance(getattr(s, f), float) for f in fields)
+        np.testing.assert_allclose([getattr(s, f) for f in fields],
+                                   [getattr(e, f) for f in fields], rtol=1e-12)
+        assert (s.param_grad_norm is None) == (e.param_grad_norm is None)
+        if e.param_grad_norm is not None:
+            np.testing.assert_allclose(s.param_grad_norm, e.param_grad_norm, rtol=1e-12)
+    assert flow.table() == expected_table
+    flow.remove()
+
+
+def test_trace_backward_on_the_stand_in_equals_the_cpu_one():
+    rng = np.random.default_rng(1)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    traces = {}
+    for device in ("cpu", "cuda"):
+        model = _mlp().to(device)
+        with sn.viz.trace_backward() as trace:
+            _forward_backward(model, x, g, device)
+        traces[device] = trace
+    assert traces["cuda"].names == traces["cpu"].names
+    for s, e in zip(traces["cuda"], traces["cpu"]):
+        assert (s.output_shapes, s.input_shapes) == (e.output_shapes, e.input_shapes)
+        for ours, ref in ((s.grad_output_norms, e.grad_output_norms),
+                          (s.grad_input_norms, e.grad_input_norms)):
+            assert [v is None for v in ours] == [v is None for v in ref]
+            np.testing.assert_allclose([v for v in ours if v is not None],
+                                       [v for v in ref if v is not None], rtol=1e-12)
+
+
+def test_graph_of_an_output_on_the_stand_in_equals_the_cpu_one():
+    rng = np.random.default_rng(2)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    sources = {}
+    for device in ("cpu", "cuda"):
+        model = _mlp().to(device)
+        y = model(sn.tensor(x, device=device))
+        sources[device] = str(sn.viz.graph(y, params=dict(model.named_parameters())))
+    assert "(5, 3)" in sources["cpu"] and "float64" in sources["cpu"]
+    assert sources["cuda"] == sources["cpu"]
+
+
+@pytest.mark.parametrize("layer", ["features.c1", "features.s2", "features.c3"])
+def test_receptive_field_on_the_stand_in_equals_the_cpu_one(layer):
+    sn.manual_seed(0)
+    model = models.get_model("lenet5")
+    expected = sn.viz.receptive_field(model, None, layer, samples=2)
+    got = sn.viz.receptive_field(model.to("cuda"), None, layer, samples=2)
+    assert (got.size, got.rows, got.cols, got.clipped) == (
+        expected.size, expected.rows, expected.cols, expected.clipped)
+    assert isinstance(got.gradient, np.ndarray)
+    np.testing.assert_allclose(got.gradient, expected.gradient, rtol=1e-4,
+                               atol=1e-6 * np.abs(expected.gradient).max())
