@@ -113,3 +113,73 @@ def test_receptive_field_on_the_stand_in_equals_the_cpu_one(layer):
     assert isinstance(got.gradient, np.ndarray)
     np.testing.assert_allclose(got.gradient, expected.gradient, rtol=1e-4,
                                atol=1e-6 * np.abs(expected.gradient).max())
+
+
+# ---- checkpoints across devices ----------------------------------------------------------
+
+def _convnet():    # no conv bias: before batch norm its gradient is rounding noise
+    sn.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(32, 3)).double()
+
+
+OPTIMIZERS = {"sgd": lambda ps: sn.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True,
+                                             weight_decay=1e-2),
+              "adamw": lambda ps: sn.optim.AdamW(ps, lr=0.01, amsgrad=True)}
+
+
+def _train_steps(model, optimizer, device, steps, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        x = sn.tensor(rng.standard_normal((4, 1, 6, 6)), device=device)
+        labels = sn.tensor(rng.integers(0, 3, 4), device=device)
+        sn.functional.cross_entropy(model(x), labels).backward()
+        optimizer.step()
+
+
+def _host_state(model):
+    return {k: _host(v) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("source, target", [("cuda", "cpu"), ("cpu", "cuda")])
+@pytest.mark.parametrize("through_file", [True, False], ids=["file", "memory"])
+def test_checkpoint_moves_between_devices_and_training_continues_alike(
+        tmp_path, optimizer, source, target, through_file):
+    """Save model and optimizer on ``source`` after two steps, load them into a fresh model
+    and optimizer on ``target``: the weights, buffers and optimizer state are equal, and a
+    third step on each device gives equal weights (the moment estimates came along)."""
+    model = _convnet().to(source)
+    opt = OPTIMIZERS[optimizer](model.parameters())
+    _train_steps(model, opt, source, 2, seed=1)
+    checkpoint = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 2}
+    if through_file:
+        sn.save(checkpoint, tmp_path / "ckpt.npz")
+        checkpoint = sn.load(tmp_path / "ckpt.npz")
+        assert checkpoint["epoch"] == 2
+
+    moved = _convnet().to(target)
+    moved_opt = OPTIMIZERS[optimizer](moved.parameters())
+    moved.load_state_dict(checkpoint["model"])
+    moved_opt.load_state_dict(checkpoint["optimizer"])
+    on_device = (backend.is_cupy if target == "cuda" else
+                 lambda a: isinstance(a, np.ndarray))
+    assert all(on_device(v) for v in moved.state_dict().values())
+    for p in moved.parameters():
+        assert all(on_device(v) for k, v in moved_opt.state[p].items() if k != "step")
+    expected_state = _host_state(model)
+    for key, value in _host_state(moved).items():
+        np.testing.assert_array_equal(value, expected_state[key], err_msg=key)
+    for p, q in zip(model.parameters(), moved.parameters()):
+        for key, value in opt.state[p].items():
+            np.testing.assert_array_equal(_host(moved_opt.state[q][key]), _host(value), key)
+
+    before = fake_cupy.host_copies
+    _train_steps(moved, moved_opt, target, 1, seed=2)
+    assert fake_cupy.host_copies == before, fake_cupy.host_copy_sites[-5:]
+    _train_steps(model, opt, source, 1, seed=2)
+    expected_state = _host_state(model)
+    for key, value in _host_state(moved).items():
+        np.testing.assert_allclose(value, expected_state[key], rtol=1e-10, atol=1e-14,
+                                   err_msg=key)
