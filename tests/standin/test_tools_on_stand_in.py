@@ -183,3 +183,64 @@ def test_checkpoint_moves_between_devices_and_training_continues_alike(
     for key, value in _host_state(moved).items():
         np.testing.assert_allclose(value, expected_state[key], rtol=1e-10, atol=1e-14,
                                    err_msg=key)
+
+
+# ---- learning-rate schedulers ------------------------------------------------------------
+
+SCHEDULES = {
+    "step-sgd": ("SGD", dict(lr=0.1, momentum=0.9), "StepLR", dict(step_size=2, gamma=0.5)),
+    "cosine-adam": ("Adam", dict(lr=0.05), "CosineAnnealingLR", dict(T_max=4, eta_min=0.001)),
+    "onecycle-sgd": ("SGD", dict(lr=0.1, momentum=0.9), "OneCycleLR",
+                     dict(max_lr=0.5, total_steps=6)),
+    "onecycle-adamw": ("AdamW", dict(lr=0.01), "OneCycleLR", dict(max_lr=0.05, total_steps=6)),
+    "plateau-sgd": ("SGD", dict(lr=0.1, momentum=0.5), "ReduceLROnPlateau",
+                    dict(patience=0, factor=0.5)),
+}
+
+
+def _scheduled_run(lib, name, device=None):
+    """Six steps minimising sum(c·θ²/2) + n_k·θ with the schedule ``name``, in ``lib``
+    (scratchnet on ``device``, or torch): the rates used and the final θ (where it lives).
+    The gradient c·θ + n_k is computed from the current θ, on θ's device. The plateau
+    schedule is fed a stalled loss as a 0-d tensor (on the device for scratchnet)."""
+    opt_name, opt_kwargs, sched_name, sched_kwargs = SCHEDULES[name]
+    rng = np.random.default_rng(0)
+    theta0, scale = rng.standard_normal(5), rng.uniform(0.5, 1.5, 5)
+    noise = rng.standard_normal((6, 5))
+    if lib == "torch":
+        torch = pytest.importorskip("torch")
+        make = torch.tensor
+        theta = torch.tensor(theta0, requires_grad=True)
+        optim = torch.optim
+    else:
+        def make(a):
+            return sn.tensor(a, device=device)
+        theta = sn.tensor(theta0, device=device, requires_grad=True)
+        optim = sn.optim
+    opt = getattr(optim, opt_name)([theta], **opt_kwargs)
+    sched = getattr(optim.lr_scheduler, sched_name)(opt, **sched_kwargs)
+    c, rates = make(scale), []
+    for k in range(6):
+        t = theta.detach()
+        theta.grad = c * t + make(noise[k])
+        opt.step()
+        rates.append(opt.param_groups[0]["lr"])
+        if sched_name == "ReduceLROnPlateau":
+            sched.step((t * 0).sum() + 1.0)      # a loss computed on θ's device that stalls
+        else:
+            sched.step()
+    return rates, theta.detach().numpy() if lib == "torch" else theta.data
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_schedulers_drive_an_optimizer_on_the_stand_in_as_torch_on_the_cpu(name):
+    expected_rates, expected = _scheduled_run("torch", name)
+    before = fake_cupy.host_copies
+    rates, got = _scheduled_run("sn", name, "cuda")
+    plateau = name.startswith("plateau")        # its step(loss) reads the loss: one copy each
+    assert fake_cupy.host_copies - before == (6 if plateau else 0), fake_cupy.host_copy_sites[-5:]
+    assert all(type(r) is float for r in rates)
+    np.testing.assert_allclose(rates, expected_rates, rtol=1e-12)
+    assert len(set(rates)) > 1                   # the schedule did change the rate
+    assert backend.is_cupy(got)
+    np.testing.assert_allclose(got.get(), expected, rtol=1e-10, atol=1e-12)
