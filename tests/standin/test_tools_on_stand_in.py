@@ -244,3 +244,35 @@ def test_schedulers_drive_an_optimizer_on_the_stand_in_as_torch_on_the_cpu(name)
     assert len(set(rates)) > 1                   # the schedule did change the rate
     assert backend.is_cupy(got)
     np.testing.assert_allclose(got.get(), expected, rtol=1e-10, atol=1e-12)
+
+
+# ---- scratchnet train --device cuda --------------------------------------------------------
+
+def _train_command(out, device, capsys):
+    """``scratchnet train lenet5 --device DEVICE``, in-process, one epoch of synthetic data
+    (4 batches of 128, then the held-out 128): its exit code, epoch line and checkpoint."""
+    from scratchnet.cli import main
+    code = main(["train", "lenet5", "--dataset", "synthetic", "--batch-size", "128",
+                 "--epochs", "1", "--no-progress", "--no-curves", "--device", device,
+                 "--out", str(out)])
+    epoch_line = next(line for line in capsys.readouterr().out.splitlines()
+                      if line.startswith("epoch 1/1"))
+    return code, epoch_line.rsplit("lr", 1)[0], sn.load(out / "last.npz")
+
+
+def test_train_command_on_the_stand_in_matches_the_cpu(tmp_path, capsys):
+    code, line, expected = _train_command(tmp_path / "cpu", "cpu", capsys)
+    assert code == 0
+    code, got_line, got = _train_command(tmp_path / "cuda", "cuda", capsys)
+    assert code == 0 and (tmp_path / "cuda" / "best.npz").exists()
+    assert got_line == line              # losses to 4 digits, accuracies to 0.01 %
+    assert (got["epoch"], got["batch"], got["config"]) == (expected["epoch"], expected["batch"],
+                                                           expected["config"])
+    assert got["model"].keys() == expected["model"].keys()
+    pairs = [(got["model"][k], expected["model"][k]) for k in expected["model"]]
+    state, ref = got["optimizer"]["state"], expected["optimizer"]["state"]
+    pairs += [(state[i]["momentum_buffer"], ref[i]["momentum_buffer"]) for i in ref]
+    assert len(pairs) == 20
+    for ours, theirs in pairs:
+        assert isinstance(ours, np.ndarray) and ours.dtype == theirs.dtype == np.float32
+        assert np.linalg.norm(ours - theirs) <= 1e-4 * np.linalg.norm(theirs)
