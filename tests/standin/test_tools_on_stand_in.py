@@ -1,9 +1,9 @@
 """The tools around training on the CuPy stand-in (tests/standin): ``summary``, the ``viz``
 functions, checkpoints crossing between the devices, learning-rate schedulers and a
 ``scratchnet train --device cuda`` run. Expected values come from the CPU path (whose own
-tests check it against torch and hand-derived figures); nothing here may copy a device array
-to the host behind the user's back, except where a tool reports numbers (the stand-in counts
-copies)."""
+tests check it against torch and hand-derived figures), and for the schedulers from torch.
+``summary``, the step after loading a checkpoint and the scheduled optimizer steps make no
+host copy (the stand-in counts them); the viz tools report numbers, so they copy those."""
 import numpy as np
 import pytest
 
