@@ -75,10 +75,8 @@ class GradientFlow:
             if not isinstance(output, Tensor):  # tuple outputs (aux heads) are not tracked
                 return
             count = self._calls[name] = self._calls.get(name, 0) + 1
-            y = _as_float64(output.data)
             record = LayerStats(name if count == 1 else f"{name}#{count}", type(module).__name__,
-                                output.shape, float(y.mean()), float(y.std()),
-                                float(np.linalg.norm(y.ravel())), float(np.mean(y == 0)))
+                                output.shape, *_statistics(output.data, zeros=True))
             self._records.append((record, module))
             if output.requires_grad:
                 output.register_hook(lambda grad: self._read_grad(record, grad))
@@ -86,17 +84,15 @@ class GradientFlow:
 
     @staticmethod
     def _read_grad(record, grad):
-        g = _as_float64(grad.data)
-        record.grad_mean, record.grad_std = float(g.mean()), float(g.std())
-        record.grad_norm = float(np.linalg.norm(g.ravel()))
+        record.grad_mean, record.grad_std, record.grad_norm = _statistics(grad.data)
 
     @property
     def stats(self):
         """The rows of the latest forward (and backward, once it ran), in forward order."""
         for record, module in self._records:
             grads = [p.grad.data for p in module.parameters(recurse=False) if p.grad is not None]
-            record.param_grad_norm = (float(np.sqrt(sum(np.sum(_as_float64(g) ** 2)
-                                                        for g in grads))) if grads else None)
+            record.param_grad_norm = (float(np.sqrt(sum(_statistics(g)[2] ** 2 for g in grads)))
+                                      if grads else None)
         return [record for record, _ in self._records]
 
     def table(self):
@@ -148,8 +144,13 @@ class GradientFlow:
         self.remove()
 
 
-def _as_float64(array):
-    return backend.to_numpy(array).astype(np.float64)
+def _statistics(array, zeros=False):
+    """(mean, std, L2 norm[, fraction of zeros]) of ``array`` in float64, as Python floats:
+    computed where the array lives, so a GPU array costs one copy of these few numbers."""
+    xp = backend.get_array_module(array)
+    y = array.astype(xp.float64)
+    stats = [y.mean(), y.std(), xp.sqrt(xp.sum(y * y))] + ([xp.mean(y == 0)] if zeros else [])
+    return [float(v) for v in backend.to_numpy(xp.stack(stats))]
 
 
 def _fmt(value):
