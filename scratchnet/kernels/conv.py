@@ -24,7 +24,8 @@ DRAM. The weight gradient recomputes the tile's columns rather than keeping them
 forward; the input gradient folds W[g]ᵀ · gy of each tile back onto gx[n] (col2im adds, since
 neighbouring bands share input rows). On the CPU, samples are shared out among workers that
 each run their own im2col and single-threaded GEMMs (threads.parallel_for); each worker sums
-its own part of gW, and the parts are added in worker order (so gW, unlike y and gx, can
+its own part of gW (worker 0 into gW itself, the others into held buffers), and the parts are
+added in worker order, the rows shared out among the workers (so gW, unlike y and gx, can
 differ in the last bits between thread counts).
 
 Two shape-dependent paths: a 1×1 kernel with stride 1 and no padding needs no im2col at all
@@ -121,8 +122,13 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
     conv = _Conv(weight_shape, stride, padding, dilation, G, tuple(gy.shape[2:]))
     gy_g = gy.reshape(N, G, O // G, gy.shape[2] * gy.shape[3])    # (N, G, O/G, P)
     samples, bands, workers = conv.tiles(x.shape, x.dtype, xp)
-    parts = [xp.zeros((G, O // G, x.shape[1] // G * KH * KW), x.dtype)     # (G, O/G, K)
-             for _ in range(workers)]
+    shape = (G, O // G, x.shape[1] // G * KH * KW)                  # (G, O/G, K)
+    if not samples or not bands:                                     # nothing to sum: 0
+        return xp.zeros(weight_shape, x.dtype)
+    # worker 0 sums into gW itself, the others into buffers that are added to it at the end
+    parts = [xp.empty(shape, x.dtype)] + [workspace.buffer(f"gw{w}", shape, x.dtype, xp)
+                                          for w in range(1, workers)]
+    started = [False] * workers
 
     def work(s, worker):
         for rows in bands:
@@ -130,16 +136,37 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
             gy_t = gy_g[s, :, :, conv.positions(rows)]               # (n, G, O/G, T)
             if _merge(col):
                 # (G, O/G, n·T) @ (G, n·T, K): one product sums over the tile's samples
-                parts[worker] += xp.matmul(_merge_samples(gy_t),
-                                           _merge_samples(col).transpose(0, 2, 1))
-                continue
-            # (n, G, O/G, T) @ (n, G, T, K): colᵀ is a view that BLAS reads as is
-            per_sample = workspace.buffer(f"gw{worker}", (len(col),) + parts[worker].shape,
-                                          x.dtype, xp)
-            for gw_n in xp.matmul(gy_t, col.transpose(0, 1, 3, 2), out=per_sample):
-                parts[worker] += gw_n
+                a, b = _merge_samples(gy_t)[None], _merge_samples(col).transpose(0, 2, 1)[None]
+            else:
+                # (n, G, O/G, T) @ (n, G, T, K): colᵀ is a view that BLAS reads as is
+                a, b = gy_t, col.transpose(0, 1, 3, 2)
+            _sum_products(a, b, parts[worker], started[worker], worker)
+            started[worker] = True
     threads.parallel_for(samples, work, workers)
-    return sum(parts[1:], parts[0]).reshape(weight_shape)
+    gw = parts[0].reshape(-1)
+    if workers > 1:
+        others = [part.reshape(-1) for part in parts[1:]]
+
+        def add(start, stop):                     # in worker order: the same bits every run
+            for part in others:
+                gw[start:stop] += part[start:stop]
+        threads.parallel_range(gw.size, add, gw.size * len(others))
+    return gw.reshape(weight_shape)
+
+
+def _sum_products(a, b, out, add, worker):
+    """out = Σ_i a[i] @ b[i] (+ out when ``add``) for a (m, G, M, T) and b (m, G, T, K): the
+    first single product straight into ``out``, else the products into a buffer and summed
+    in one reduction (one pass over them, not one ``+=`` of the whole (G, M, K) each)."""
+    xp = get_array_module(out)
+    if len(a) == 1 and not add:
+        xp.matmul(a[0], b[0], out=out)
+        return
+    products = workspace.buffer(f"gw_products{worker}", (len(a),) + out.shape, out.dtype, xp)
+    xp.matmul(a, b, out=products)
+    if add:
+        products[0] += out
+    xp.sum(products, axis=0, out=out)
 
 
 def conv2d_forward_reference(x, weight, bias, stride, padding, dilation, groups,

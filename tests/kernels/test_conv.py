@@ -125,3 +125,19 @@ def test_large_maps_work_in_row_bands_at_their_natural_size():
     assert len(workspace.tiles(1, 64, 32 * 9 * 64 * 8, np)[1]) > 1
     case = ((2, 32, 64, 64), (4, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1, (64, 64), False)
     _check(case, np.random.default_rng(2))
+
+
+def test_per_sample_products_of_several_sample_groups_add_up_at_their_natural_size():
+    """LeNet-5's first layer: 784 positions a sample (one product each), 157 KB of float64
+    columns, so 1 MB groups of 6 samples: each worker sums several groups of several
+    products onto its part of gW."""
+    assert len(workspace.tiles(40, 28, 25 * 28 * 8, np, one_product_per_sample=True)[0]) > 2
+    case = ((40, 1, 32, 32), (6, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1, (28, 28), True)
+    _check(case, np.random.default_rng(3))
+
+
+def test_an_empty_batch_gives_a_zero_weight_gradient():
+    case = ((0, 2, 5, 5), (3, 2, 3, 3), (1, 1), (1, 1), (1, 1), 1, (5, 5), False)
+    _check(case, np.random.default_rng(4))
+    assert not conv2d_weight_grad(np.ones((0, 2, 5, 5)), np.ones((0, 3, 5, 5)), (3, 2, 3, 3),
+                                  (1, 1), (1, 1), (1, 1), 1).any()
