@@ -181,7 +181,7 @@ class Capture(Function):
 def composite_gradients(fn, grads, inputs=None):
     """The gradients of ``fn.composite`` at ``fn``'s inputs (each behind a ``Capture``),
     for the output gradients ``grads``, as Tensors of a graph."""
-    from .function import run_backward
+    from .engine import run_backward
 
     inputs = fn.composite_inputs() if inputs is None else inputs
     captures = [Capture() if x is not None and need else None

@@ -4,7 +4,7 @@ once. torch's signatures and semantics."""
 import warnings
 
 from .. import backend
-from ..function import run_backward
+from ..engine import run_backward
 from ..tensor import Tensor, seed_gradient
 
 

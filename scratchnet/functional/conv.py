@@ -76,11 +76,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     G = C is a depthwise convolution). Backward (gx by col2im, gW, gb): module docstring.
     """
     op = "conv2d"
-    check_float(op, input)
-    check_same_float_dtype(op, input, weight, bias)
-    if input.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W) or unbatched (C, H, W), "
-                         f"got {input.shape}")
+    check_conv_operands(op, input, weight, bias)
     if input.ndim == 3:
         out = conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups)
         return out.squeeze(0)
@@ -110,6 +106,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out_size = _shapes.conv_output_hw(input.shape, (KH, KW), stride, padding, dilation)
     _arguments.check_output_size(op, input.shape, out_size, (KH, KW), stride, padding, dilation)
     return Conv2dFunction(stride, padding, dilation, groups, out_size)(input, weight, bias)
+
+
+def check_conv_operands(op, input, weight, bias):
+    """Float operands of one dtype, and an input of shape (N, C, H, W) or unbatched (C, H, W)."""
+    check_float(op, input)
+    check_same_float_dtype(op, input, weight, bias)
+    if input.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) or unbatched (C, H, W), "
+                         f"got {input.shape}")
 
 
 def _check_weight(op, x, weight, bias, groups):

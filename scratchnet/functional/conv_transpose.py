@@ -18,7 +18,7 @@ entry points of kernels/conv.py (``conv2d_forward``, ``conv2d_input_grad``,
 from ..function import Function
 from ..kernels.conv import conv2d_forward, conv2d_input_grad, conv2d_weight_grad
 from . import _arguments
-from ._operands import check_float, check_same_float_dtype
+from .conv import check_conv_operands
 from .conv_weight_grad import Conv2dWeightGradFunction, convolution
 
 
@@ -70,11 +70,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     It is the gradient of conv2d with respect to its input: backward in the module docstring.
     """
     op = "conv_transpose2d"
-    check_float(op, input)
-    check_same_float_dtype(op, input, weight, bias)
-    if input.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W) or unbatched (C, H, W), "
-                         f"got {input.shape}")
+    check_conv_operands(op, input, weight, bias)
     if input.ndim == 3:
         return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding,
                                 output_padding, groups, dilation).squeeze(0)
