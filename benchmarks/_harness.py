@@ -13,6 +13,13 @@ What ``main`` does, and why:
   after ``--warmup`` untimed calls, which also keep Numba compilation out of the figures),
   and one per framework that measures peak RSS (``ru_maxrss``) with only that framework
   imported, also reported above the RSS right after the imports.
+- ``--processes N`` (models.py's default: 3) times each framework alone instead: N processes
+  per framework, started alternately, each importing only its own framework and reporting the
+  median of its rounds and its peak RSS. Training steps must be timed this way: two
+  frameworks in one process slow each other (the idle BLAS threads of one keep spinning into
+  the other: torch's LeNet-5 step took 43.7 ms beside scratchnet and 24.4 ms alone). The table
+  gives the median over the processes and, for the ratio, its spread (min-max of the ratios
+  of the i-th process pairs).
 - ``--clock cpu --threads 1`` times process CPU time: on a machine shared with other jobs
   that is far steadier than wall time (which counts the time others hold the cores).
 - Pins the thread count of scratchnet (``sn.set_num_threads``: its workers, with BLAS on one
@@ -126,6 +133,17 @@ def _memory_case(case, framework):
 
 def _worker(cases, args):
     case = next(c for c in cases if c.name == args.case)
+    if args.mode.startswith("alone-"):
+        framework = args.mode[len("alone-"):]
+        __import__(framework)
+        set_threads(args.threads)
+        base = rss_mb()
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        result = time_case(case, args.repeat, args.warmup, clock, frameworks=(framework,))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result.update(peak=peak, above_imports=peak - base)
+        print("RESULT " + json.dumps(result))
+        return
     if args.mode == "time":
         import torch  # noqa: F401
         import scratchnet  # noqa: F401
@@ -158,14 +176,18 @@ def row(cells, widths):
 
 def report(cases, args, preamble=()):
     """Run each case in its own processes and print the ratio table."""
-    header = ["case", "phase", "scratchnet ms", "torch ms", "ratio", "sn GFLOP/s",
+    header = ["case", "phase", "scratchnet ms", "torch ms",
+              "ratio (min-max)" if args.processes else "ratio", "sn GFLOP/s",
               "torch GFLOP/s", "sn peak MB (+)", "torch peak MB (+)"]
-    widths = [44, 8, 13, 9, 6, 10, 13, 15, 17]
+    widths = [44, 8, 13, 9, 16 if args.processes else 6, 10, 13, 15, 17]
     for line in preamble:
         print(line)
     print(row(header, widths))
     for case in cases:
         if args.only and not any(s in case.name for s in args.only):
+            continue
+        if args.processes:
+            _report_alone(case, args, widths)
             continue
         times = _spawn(args, case, "time")
         memory = {fw: _spawn(args, case, fw) for fw in FRAMEWORKS}
@@ -179,12 +201,39 @@ def report(cases, args, preamble=()):
                         f"{ours / theirs:.2f}", *rates, *mem], widths), flush=True)
 
 
+def _report_alone(case, args, widths):
+    """One framework per process, ``args.processes`` processes each, started alternately."""
+    runs = {fw: [] for fw in FRAMEWORKS}
+    for i in range(args.processes):
+        for fw in (FRAMEWORKS if i % 2 == 0 else FRAMEWORKS[::-1]):
+            runs[fw].append(_spawn(args, case, "alone-" + fw))
+    mem = []
+    for fw in FRAMEWORKS:
+        peak = _median([r["peak"] for r in runs[fw]])
+        above = _median([r["above_imports"] for r in runs[fw]])
+        mem.append(f"{peak:.0f} (+{above:.0f})")
+    for phase in [k.split("|")[1] for k in runs["scratchnet"][0] if "|" in k]:
+        ours = [r[f"scratchnet|{phase}"] for r in runs["scratchnet"]]
+        theirs = [r[f"torch|{phase}"] for r in runs["torch"]]
+        ratios = sorted(a / b for a, b in zip(ours, theirs))
+        spread = f"{_median(ratios):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+        flops = case.flops.get(phase)
+        rates = [f"{flops / _median(t) / 1e9:.0f}" if flops else "-" for t in (ours, theirs)]
+        print(row([case.name, phase, _ms(_median(ours)), _ms(_median(theirs)), spread, *rates,
+                   *mem], widths), flush=True)
+
+
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def _ms(seconds):
     """Milliseconds, with 3 decimals below 10 ms."""
     return f"{seconds * 1e3:.1f}" if seconds >= 0.01 else f"{seconds * 1e3:.3f}"
 
 
-def argument_parser(description):
+def argument_parser(description, processes=0):
     """The options every benchmark script takes (its worker options hidden)."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--threads", type=int, default=os.cpu_count(),
@@ -195,15 +244,19 @@ def argument_parser(description):
                    help="cpu: process CPU time instead of wall time; with --threads 1 it is "
                         "the time a busy shared machine does not steal (default: wall)")
     p.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
+    p.add_argument("--processes", type=int, default=processes,
+                   help="time each framework alone in this many processes (0: both "
+                        f"frameworks in one process, alternating; default {processes})")
     p.add_argument("--case", help=argparse.SUPPRESS)
-    p.add_argument("--mode", choices=("time",) + FRAMEWORKS, help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=("time",) + FRAMEWORKS +
+                   tuple("alone-" + fw for fw in FRAMEWORKS), help=argparse.SUPPRESS)
     return p
 
 
-def main(cases, description, preamble=lambda args: ()):
+def main(cases, description, preamble=lambda args: (), processes=0):
     """Entry point of a benchmark script: worker mode in a child, table in the parent."""
     reexec_clean()
-    args = argument_parser(description).parse_args()
+    args = argument_parser(description, processes).parse_args()
     if args.case:
         _worker(cases, args)
     else:

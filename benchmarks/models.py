@@ -139,10 +139,13 @@ CASES = [
 
 
 def _preamble(args):
+    alone = (f"each framework alone in {args.processes} processes, median over them"
+             if args.processes else "frameworks alternating in one process")
     return [f"one training step (forward, cross-entropy, backward, SGD momentum), float32, "
-            f"{args.threads} threads, median of {args.repeat} after {args.warmup} warm-up",
+            f"{args.threads} threads, median of {args.repeat} after {args.warmup} warm-up; "
+            f"{alone}",
             f"BLAS: {blas_line()}", f"python {sys.version.split()[0]}"]
 
 
 if __name__ == "__main__":
-    main(CASES, "scratchnet vs torch: one training step of zoo models", _preamble)
+    main(CASES, "scratchnet vs torch: one training step of zoo models", _preamble, processes=3)

@@ -28,9 +28,14 @@ its own part of gW (worker 0 into gW itself, the others into held buffers), and 
 added in worker order, the rows shared out among the workers (so gW, unlike y and gx, can
 differ in the last bits between thread counts).
 
-Two shape-dependent paths: a 1×1 kernel with stride 1 and no padding needs no im2col at all
-(col[n] is x[n] itself), and tiles with fewer than ``MERGE_BELOW`` output positions lay their
-samples side by side so that one GEMM covers them all.
+Three shape-dependent paths. Kernel taps that read only padding, for every output position,
+are dropped first (``live_taps``): each entry point then runs on the live block of the kernel
+with the padding that keeps those taps on the same pixels, and the weight gradient of the
+dead taps is 0. On a 1×1 map a 3×3 kernel with padding 1 keeps its centre tap only (ResNet's
+layer4 at 32×32 input: a ninth of the work). A 1×1 kernel with stride 1 and no padding (so
+also that centre tap) needs no im2col at all (col[n] is x[n] itself), and tiles with fewer
+than ``MERGE_BELOW`` output positions lay their samples side by side so that one GEMM covers
+them all.
 """
 from dataclasses import dataclass
 
@@ -59,6 +64,10 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
     N, O = x.shape[0], weight.shape[0]
     if out_size is None:
         out_size = conv_output_hw(x.shape, weight.shape[2:], stride, padding, dilation)
+    live = live_taps(x.shape, weight.shape, stride, padding, dilation, out_size)
+    if live is not None:
+        taps, padding = live
+        return conv2d_forward(x, weight[taps], bias, stride, padding, dilation, groups, out_size)
     conv = _Conv(weight.shape, stride, padding, dilation, groups, tuple(out_size))
     G, (OH, OW) = groups, out_size
     w = weight.reshape(G, O // G, -1)                              # (G, O/G, K)
@@ -84,6 +93,11 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
     """
     xp = get_array_module(gy)
     gy = xp.ascontiguousarray(gy)
+    live = live_taps(input_shape, weight.shape, stride, padding, dilation, gy.shape[2:])
+    if live is not None:
+        taps, padding = live
+        return conv2d_input_grad(gy, weight[taps], input_shape, stride, padding, dilation,
+                                 groups)
     N, C, H, W = input_shape
     O, _, KH, KW = weight.shape
     G = groups
@@ -116,6 +130,12 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
     """x (N, C, H, W), gy (N, O, OH, OW) -> gW of ``weight_shape`` (O, C/G, KH, KW)."""
     xp = get_array_module(x)
     x, gy = xp.ascontiguousarray(x), xp.ascontiguousarray(gy)
+    live = live_taps(x.shape, weight_shape, stride, padding, dilation, gy.shape[2:])
+    if live is not None:                                 # the dead taps' gradient is 0
+        taps, padding = live
+        gw = xp.zeros(weight_shape, x.dtype)
+        gw[taps] = conv2d_weight_grad(x, gy, gw[taps].shape, stride, padding, dilation, groups)
+        return gw
     N = x.shape[0]
     O, _, KH, KW = weight_shape
     G = groups
@@ -152,6 +172,34 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
                 gw[start:stop] += part[start:stop]
         threads.parallel_range(gw.size, add, gw.size * len(others))
     return gw.reshape(weight_shape)
+
+
+def live_taps(x_shape, weight_shape, stride, padding, dilation, out_size):
+    """The block of kernel taps that read an input pixel for some output position, as
+    (index into W (O, C/G, KH, KW), padding for that block), or None when no tap is dead.
+
+    Along one side, tap k reads index o·S + k·D − P for o in [0, OH): it is live when one of
+    those lies in [0, H). Live taps form the range [k0, k1) (dead ones inside it stay, they
+    only add zeros); the block keeps reading the same pixels with padding P − k0·D. A side
+    whose padding would turn negative, or with no live tap at all, is left whole.
+    """
+    block, pads, trimmed = [slice(None), slice(None)], list(padding), False
+    for i in range(2):
+        size, out, K = x_shape[2 + i], out_size[i], weight_shape[2 + i]
+        S, P, D = stride[i], padding[i], dilation[i]
+        live = [k for k in range(K) if _reads_inside(k * D - P, S, size, out)]
+        if not live or (live[0], live[-1] + 1) == (0, K) or P - live[0] * D < 0:
+            continue
+        block[i], pads[i], trimmed = slice(live[0], live[-1] + 1), P - live[0] * D, True
+    if not trimmed:
+        return None
+    return (slice(None), slice(None), *block), tuple(pads)
+
+
+def _reads_inside(offset, step, size, count):
+    """Whether some o in [0, count) has 0 <= o·step + offset < size."""
+    lo = max(0, -(offset // step))                     # first o with o·step + offset >= 0
+    return lo < count and lo * step + offset < size
 
 
 def _sum_products(a, b, out, add, worker):

@@ -141,3 +141,27 @@ def test_an_empty_batch_gives_a_zero_weight_gradient():
     _check(case, np.random.default_rng(4))
     assert not conv2d_weight_grad(np.ones((0, 2, 5, 5)), np.ones((0, 3, 5, 5)), (3, 2, 3, 3),
                                   (1, 1), (1, 1), (1, 1), 1).any()
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, out, block, padding", [
+    # ResNet-18's layer4 at 32×32 input: a 1×1 map keeps only the centre tap of 3×3 / pad 1
+    ((2, 4, 1, 1), (3, 4, 3, 3), (1, 1), (1, 1), (slice(1, 2), slice(1, 2)), (0, 0)),
+    # its stride-2 entry, 2×2 -> 1×1: the top-left row and column read padding only
+    ((2, 4, 2, 2), (3, 4, 3, 3), (2, 2), (1, 1), (slice(1, 3), slice(1, 3)), (0, 0)),
+    # a 3-wide map keeps every tap; a 1-wide one trims only the columns
+    ((2, 4, 3, 1), (3, 4, 3, 3), (1, 1), (3, 1), (slice(None), slice(1, 2)), (1, 0)),
+])
+def test_taps_that_read_only_padding_are_dropped(x_shape, w_shape, stride, out, block, padding):
+    from scratchnet.kernels.conv import live_taps
+    live = live_taps(x_shape, w_shape, stride, (1, 1), (1, 1), out)
+    if block == (slice(None), slice(None)):
+        assert live is None
+    else:
+        assert live == ((slice(None), slice(None)) + block, padding)
+    rng = np.random.default_rng(0)
+    x, gy = _integers(rng, x_shape), _integers(rng, (x_shape[0], w_shape[0]) + out)
+    gw = conv2d_weight_grad(x, gy, w_shape, stride, (1, 1), (1, 1), 1)
+    dead = np.ones(w_shape, bool)
+    dead[(slice(None), slice(None)) + block] = False
+    assert not gw[dead].any()
+    _check((x_shape, w_shape, stride, (1, 1), (1, 1), 1, out, True), rng)
