@@ -79,7 +79,13 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
     def work(s, worker):
         for rows in bands:
             out = y_g[s, :, :, conv.positions(rows)]                 # (n, G, O/G, T)
-            _matmul(w, conv.columns(x, s, rows, worker), out)        # (G, O/G, K) @ (n, G, K, T)
+            col = conv.columns(x, s, rows, worker)
+            if col.ndim == 3:                # (G, O/G, K) @ (G, K, n·T), then back to (n, ...)
+                product = workspace.buffer(f"y{worker}", (G, O // G, col.shape[2]), x.dtype, xp)
+                xp.matmul(w, col, out=product)
+                out[...] = _split_samples(product, len(out))
+            else:
+                xp.matmul(w, col, out=out)                           # (G, O/G, K) @ (n, G, K, T)
             if b is not None:
                 out += b                                             # while still in cache
     threads.parallel_for(samples, work, workers)
@@ -116,12 +122,18 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
                 gx_t = gx.reshape(N, G, C // G, H * W)[s, :, :, conv.positions(rows)]
                 _matmul(w_t, gy_t, gx_t)
                 continue
-            gcol = workspace.buffer(f"gcol{worker}", (n, G, w_t.shape[1], gy_t.shape[3]),
-                                    gy.dtype, xp)
-            _matmul(w_t, gy_t, gcol)                                 # (G, K, O/G) @ (n, G, O/G, T)
-            col2im(gcol.reshape(n, C, KH, KW, rows.stop - rows.start, conv.out_size[1]),
-                   (n, C, H, W), stride, padding, dilation, out=gx[s], first_row=rows.start,
-                   accumulate=rows.start > 0)
+            R, OW = rows.stop - rows.start, conv.out_size[1]
+            if _merge(gy_t):         # (G, K, O/G) @ (G, O/G, n·T): the samples-inside layout
+                gcol = workspace.buffer(f"gcol{worker}", (G, w_t.shape[1], n * R * OW),
+                                        gy.dtype, xp)
+                xp.matmul(w_t, _merge_samples(gy_t), out=gcol)
+                col2im(gcol.reshape(C, KH, KW, n, R, OW), (n, C, H, W), stride, padding,
+                       dilation, out=gx[s], samples_inside=True)
+                continue
+            gcol = workspace.buffer(f"gcol{worker}", (n, G, w_t.shape[1], R * OW), gy.dtype, xp)
+            xp.matmul(w_t, gy_t, out=gcol)                           # (G, K, O/G) @ (n, G, O/G, T)
+            col2im(gcol.reshape(n, C, KH, KW, R, OW), (n, C, H, W), stride, padding, dilation,
+                   out=gx[s], first_row=rows.start, accumulate=rows.start > 0)
     threads.parallel_for(samples, work, workers)
     return gx
 
@@ -152,11 +164,11 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
 
     def work(s, worker):
         for rows in bands:
-            col = conv.columns(x, s, rows, worker)                   # (n, G, K, T)
+            col = conv.columns(x, s, rows, worker)
             gy_t = gy_g[s, :, :, conv.positions(rows)]               # (n, G, O/G, T)
-            if _merge(col):
+            if col.ndim == 3:
                 # (G, O/G, n·T) @ (G, n·T, K): one product sums over the tile's samples
-                a, b = _merge_samples(gy_t)[None], _merge_samples(col).transpose(0, 2, 1)[None]
+                a, b = _merge_samples(gy_t)[None], col.transpose(0, 2, 1)[None]
             else:
                 # (n, G, O/G, T) @ (n, G, T, K): colᵀ is a view that BLAS reads as is
                 a, b = gy_t, col.transpose(0, 1, 3, 2)
@@ -291,17 +303,23 @@ class _Conv:
         return slice(rows.start * self.out_size[1], rows.stop * self.out_size[1])
 
     def columns(self, x, s, rows, worker):
-        """col (n, G, K, T) of samples s and output rows ``rows``, T = (rows) · OW."""
+        """The columns of samples s and output rows ``rows`` (T = (rows) · OW positions each):
+        (n, G, K, T), one matrix per sample, or for a thin tile of several samples (G, K, n·T),
+        the samples side by side (im2col's samples-inside layout)."""
         C, H, W = x.shape[1:]
         G, OW = self.groups, self.out_size[1]
         n, R = s.stop - s.start, rows.stop - rows.start
-        if self.pointwise(x.shape):                                  # a view of x
+        K = C // G * self.kernel[0] * self.kernel[1]
+        merged = n > 1 and R * OW < MERGE_BELOW
+        if self.pointwise(x.shape) and not merged:                   # a view of x
             return x[s].reshape(n, G, C // G, H * W)[..., self.positions(rows)]
         xp = get_array_module(x)
-        col = workspace.buffer(f"col{worker}", (n, C) + self.kernel + (R, OW), x.dtype, xp)
+        shape = ((C,) + self.kernel + (n, R, OW) if merged else
+                 (n, C) + self.kernel + (R, OW))
+        col = workspace.buffer(f"col{worker}", shape, x.dtype, xp)
         im2col(x[s], self.kernel, self.stride, self.padding, self.dilation, out=col,
-               first_row=rows.start)
-        return col.reshape(n, G, C // G * self.kernel[0] * self.kernel[1], R * OW)
+               first_row=rows.start, samples_inside=merged)
+        return col.reshape(G, K, n * R * OW) if merged else col.reshape(n, G, K, R * OW)
 
 
 def _matmul(a, b, out):
@@ -314,6 +332,7 @@ def _matmul(a, b, out):
 
 
 def _merge(tile):
+    """Whether a tile (n, G, R, T) of gy is worked as one product (the rule of columns())."""
     return tile.shape[0] > 1 and tile.shape[-1] < MERGE_BELOW
 
 

@@ -27,6 +27,13 @@ Both also work on a *tile*: the columns of output rows first_row .. first_row + 
 (conv2d's unit of work, kernels/workspace.py); col2im can add onto its output, so the tiles
 of one image are folded one after the other.
 
+Two layouts of the same entries. ``col[n, c, kh, kw, oh, ow]`` (N, C, KH, KW, OH, OW) gives
+each sample its own column matrix; with ``samples_inside=True`` the array is (C, KH, KW, N,
+OH, OW), ``col[c, kh, kw, n, oh, ow]``: the samples lie side by side inside each row of one
+(C·KH·KW, N·OH·OW) matrix, so that one GEMM covers all of them without a copy (conv2d's
+small maps). For one sample the two layouts are the same bytes; the kernels are written for
+the second and see the first as N·C planes of one sample.
+
 Each kernel exists three times: a NumPy reference (KH·KW strided slice copies, the oracle of
 the tests), a Numba twin for the CPU (one pass, no padded copy, each worker a block of (n, c)
 planes;
@@ -48,8 +55,9 @@ SHIFTED_TAP_MIN = 256
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_size=None,
-           out=None, first_row=0):
-    """x (N, C, H, W) -> col (N, C, KH, KW, OH, OW), written into ``out`` if given.
+           out=None, first_row=0, samples_inside=False):
+    """x (N, C, H, W) -> col (N, C, KH, KW, OH, OW), written into ``out`` (C-contiguous) if
+    given; with ``samples_inside`` col is (C, KH, KW, N, OH, OW) (module docstring).
 
     ``padding`` is (PH, PW) before the input; ``out_size`` defaults to the symmetric-padding
     size, and a larger one reads zeros past the bottom/right edge (asymmetric "same" padding,
@@ -59,33 +67,51 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
     N, C, H, W = x.shape
     if out_size is None:
         out_size = conv_output_hw(x.shape, kernel_size, stride, padding, dilation)
-    shape = (N, C) + tuple(kernel_size) + tuple(out_size)
+    shape = (C,) + tuple(kernel_size) + (N,) + tuple(out_size) if samples_inside else \
+        (N, C) + tuple(kernel_size) + tuple(out_size)
+    xp = cupy_module() if is_cupy(x) else np
     if out is None:
-        out = (cupy_module() if is_cupy(x) else np).empty(shape, x.dtype)
+        out = xp.empty(shape, x.dtype)
+    x, col = _samples_inside(xp.ascontiguousarray(x), out, samples_inside)
     if is_cupy(x):
-        return _im2col_cupy(x, out, first_row, stride, padding, dilation)
-    x, col = threads.planes(np.ascontiguousarray(x)), threads.planes(out)
-    threads.parallel_range(N * C, lambda start, stop: _im2col_numba(
-        x[start:stop], col[start:stop], first_row, *stride, *padding, *dilation,
-        SHIFTED_TAP_MIN), out.size)
+        _im2col_cupy(x, col, first_row, stride, padding, dilation)
+    else:
+        threads.parallel_range(x.shape[1], lambda start, stop: _im2col_numba(
+            x, col, start, stop, first_row, *stride, *padding, *dilation, SHIFTED_TAP_MIN),
+            out.size)
     return out
 
 
 def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None,
-           first_row=0, accumulate=False):
-    """col (N, C, KH, KW, OH, OW) -> img (N, C, H, W): the adjoint of im2col (sums overlaps),
-    written into ``out`` (contiguous) if given. A tile (N, C, KH, KW, R, OW) holds output rows
+           first_row=0, accumulate=False, samples_inside=False):
+    """col (N, C, KH, KW, OH, OW), or (C, KH, KW, N, OH, OW) with ``samples_inside`` ->
+    img (N, C, H, W): the adjoint of im2col (sums overlaps), written into ``out``
+    (C-contiguous) if given. A tile (N, C, KH, KW, R, OW) holds output rows
     first_row .. first_row + R − 1; ``accumulate=True`` adds onto ``out`` instead of
     overwriting it, so that the tiles of one image can be folded one after the other."""
+    xp = cupy_module() if is_cupy(col) else np
     if out is None:
-        out = (cupy_module() if is_cupy(col) else np).empty(x_shape, col.dtype)
+        out = xp.empty(x_shape, col.dtype)
+    img, col = _samples_inside(out, xp.ascontiguousarray(col), samples_inside)
     if is_cupy(col):
-        return _col2im_cupy(col, out, first_row, accumulate, stride, padding, dilation)
-    col, img = threads.planes(np.ascontiguousarray(col)), threads.planes(out)
-    threads.parallel_range(len(img), lambda start, stop: _col2im_numba(
-        col[start:stop], img[start:stop], first_row, accumulate, *stride, *padding, *dilation),
-        col.size)
+        _col2im_cupy(col, img, first_row, accumulate, stride, padding, dilation)
+    else:
+        threads.parallel_range(img.shape[1], lambda start, stop: _col2im_numba(
+            col, img, start, stop, first_row, accumulate, *stride, *padding, *dilation),
+            col.size)
     return out
+
+
+def _samples_inside(x, col, samples_inside):
+    """The (N, C, H, W) image and the (C, KH, KW, N, R, OW) columns the kernels take, as views:
+    without ``samples_inside`` the N·C planes are the channels of one sample."""
+    if not (x.flags.c_contiguous and col.flags.c_contiguous):
+        raise ValueError("im2col/col2im: expected C-contiguous arrays")
+    if samples_inside:
+        return x, col
+    N, C = x.shape[:2]
+    return (x.reshape((1, N * C) + x.shape[2:]),
+            col.reshape((N * C,) + col.shape[2:4] + (1,) + col.shape[4:]))
 
 
 
@@ -142,30 +168,32 @@ def _inside(offset, step, size, count):
 
 
 @numba.njit(cache=True, nogil=True)
-def _im2col_numba(x, col, oh0, SH, SW, PH, PW, DH, DW, shifted_tap_min):
-    P, H, W = x.shape                        # P planes (n, c): x (P, H, W), col (P, KH, KW, R, OW)
-    KH, KW, R, OW = col.shape[1:]
-    for p in range(P):
-        img = x[p]
-        for kh in range(KH):
-            for kw in range(KW):
-                # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
-                # outside that range the tap sees padding (zeros)
-                lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                if SH == 1 and SW == 1 and OW == W and R * OW >= shifted_tap_min:
-                    _shifted_tap(img.reshape(H * W), col[p, kh, kw].reshape(R * OW),
-                                 (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
-                    continue
-                # element by element, no array slices: on small maps (ResNet's 4×4 .. 1×1
-                # at 32×32 input) creating slices would cost more than copying
-                for r in range(R):             # col row r is output row oh0 + r
-                    ih = (oh0 + r) * SH + kh * DH - PH
-                    inside = 0 <= ih < H
-                    for ow in range(OW):
-                        if inside and lo <= ow < hi:
-                            col[p, kh, kw, r, ow] = img[ih, ow * SW + kw * DW - PW]
-                        else:
-                            col[p, kh, kw, r, ow] = 0
+def _im2col_numba(x, col, c0, c1, oh0, SH, SW, PH, PW, DH, DW, shifted_tap_min):
+    N, _, H, W = x.shape                   # x (N, C, H, W), col (C, KH, KW, N, R, OW):
+    KH, KW, _, R, OW = col.shape[1:]       # a worker fills channels c0 .. c1 − 1
+    for c in range(c0, c1):
+        for n in range(N):
+            img = x[n, c]
+            for kh in range(KH):
+                for kw in range(KW):
+                    # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
+                    # outside that range the tap sees padding (zeros)
+                    lo, hi = _inside(kw * DW - PW, SW, W, OW)
+                    tap = col[c, kh, kw, n]
+                    if SH == 1 and SW == 1 and OW == W and R * OW >= shifted_tap_min:
+                        _shifted_tap(img.reshape(H * W), tap.reshape(R * OW),
+                                     (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
+                        continue
+                    # element by element, no array slices: on small maps (ResNet's 4×4 ..
+                    # 1×1 at 32×32 input) creating slices would cost more than copying
+                    for r in range(R):             # col row r is output row oh0 + r
+                        ih = (oh0 + r) * SH + kh * DH - PH
+                        inside = 0 <= ih < H
+                        for ow in range(OW):
+                            if inside and lo <= ow < hi:
+                                tap[r, ow] = img[ih, ow * SW + kw * DW - PW]
+                            else:
+                                tap[r, ow] = 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -187,49 +215,55 @@ def _shifted_tap(img, tap, shift, lo, hi, OW):
 
 
 @numba.njit(cache=True, nogil=True)
-def _col2im_numba(col, img, oh0, accumulate, SH, SW, PH, PW, DH, DW):
-    P, H, W = img.shape                      # a worker owns its planes: no two write one pixel
-    KH, KW, R, OW = col.shape[1:]
-    for p in range(P):
-        out = img[p]
-        if not accumulate:
-            out[:] = 0
-        for kh in range(KH):
-            for kw in range(KW):
-                lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                for r in range(R):
-                    ih = (oh0 + r) * SH + kh * DH - PH
-                    if ih < 0 or ih >= H:
-                        continue
-                    for ow in range(lo, hi):    # element by element, as in _im2col_numba
-                        out[ih, ow * SW + kw * DW - PW] += col[p, kh, kw, r, ow]
+def _col2im_numba(col, img, c0, c1, oh0, accumulate, SH, SW, PH, PW, DH, DW):
+    N, _, H, W = img.shape             # a worker owns channels c0 .. c1 − 1 of every sample:
+    KH, KW, _, R, OW = col.shape[1:]   # no two workers write one pixel
+    for c in range(c0, c1):
+        for n in range(N):
+            out = img[n, c]
+            if not accumulate:
+                out[:] = 0
+            for kh in range(KH):
+                for kw in range(KW):
+                    lo, hi = _inside(kw * DW - PW, SW, W, OW)
+                    tap = col[c, kh, kw, n]
+                    for r in range(R):
+                        ih = (oh0 + r) * SH + kh * DH - PH
+                        if ih < 0 or ih >= H:
+                            continue
+                        for ow in range(lo, hi):    # element by element, as in _im2col_numba
+                            out[ih, ow * SW + kw * DW - PW] += tap[r, ow]
 
 
 # R is the number of output rows the col array (or tile) holds, OH0 the first of them.
-_PARAMS = "int32 H, int32 W, int32 KH, int32 KW, int32 R, int32 OW, int32 OH0, " \
-          "int32 SH, int32 SW, int32 PH, int32 PW, int32 DH, int32 DW"
+# The kernels take the (C, KH, KW, N, R, OW) layout, N samples of C channels (module docstring).
+_PARAMS = "int32 N, int32 C, int32 H, int32 W, int32 KH, int32 KW, int32 R, int32 OW, " \
+          "int32 OH0, int32 SH, int32 SW, int32 PH, int32 PW, int32 DH, int32 DW"
 
-# One thread per col element i = ((((nc·KH + kh)·KW + kw)·R + r)·OW + ow): unravel i, then
-# read the one input pixel this tap sees in output row oh = OH0 + r (or 0 in the padding).
+# One thread per col element i = (((((c·KH + kh)·KW + kw)·N + n)·R + r)·OW + ow): unravel i,
+# then read the one input pixel this tap sees in output row oh = OH0 + r (or 0 in the padding).
 _IM2COL_SRC = r"""
     const int ow = i % OW;
     const int oh = OH0 + (i / OW) % R;
-    const int kw = (i / ((long long)OW * R)) % KW;
-    const int kh = (i / ((long long)OW * R * KW)) % KH;
-    const long long nc = i / ((long long)OW * R * KW * KH);
+    const long long n = (i / ((long long)OW * R)) % N;
+    const int kw = (i / ((long long)OW * R * N)) % KW;
+    const int kh = (i / ((long long)OW * R * N * KW)) % KH;
+    const long long c = i / ((long long)OW * R * N * KW * KH);
     const int ih = oh * SH + kh * DH - PH;
     const int iw = ow * SW + kw * DW - PW;
-    col = (0 <= ih && ih < H && 0 <= iw && iw < W) ? img[(nc * H + ih) * W + iw] : (T)0;
+    col = (0 <= ih && ih < H && 0 <= iw && iw < W) ? img[((n * C + c) * H + ih) * W + iw]
+                                                   : (T)0;
 """
 
-# One thread per image pixel i = (nc·H + ih)·W + iw, gathering every column entry that was
-# copied from it: tap kh reads row ih from output row oh = (ih + PH − kh·DH) / SH when that
+# One thread per image pixel i = ((n·C + c)·H + ih)·W + iw, gathering every column entry that
+# was copied from it: tap kh reads row ih from output row oh = (ih + PH − kh·DH) / SH when that
 # division is exact and OH0 <= oh < OH0 + R (same for columns), and adding their sum onto
 # img (the dispatcher zeroes img first unless it accumulates tiles). No atomics: deterministic.
 _COL2IM_SRC = r"""
     const int iw = i % W;
     const int ih = (i / W) % H;
-    const long long nc = i / ((long long)W * H);
+    const long long c = (i / ((long long)W * H)) % C;
+    const long long n = i / ((long long)W * H * C);
     T sum = 0;
     for (int kh = 0; kh < KH; ++kh) {
         const int th = ih + PH - kh * DH;
@@ -240,7 +274,7 @@ _COL2IM_SRC = r"""
             const int tw = iw + PW - kw * DW;
             if (tw < 0 || tw % SW != 0 || tw / SW >= OW) continue;
             const int ow = tw / SW;
-            sum += col[(((nc * KH + kh) * KW + kw) * R + r) * OW + ow];
+            sum += col[((((c * KH + kh) * KW + kw) * N + n) * R + r) * OW + ow];
         }
     }
     img += sum;
@@ -248,20 +282,16 @@ _COL2IM_SRC = r"""
 
 
 def _im2col_cupy(x, col, first_row, stride, padding, dilation):
-    H, W = x.shape[2:]
-    KH, KW, R, OW = col.shape[2:]
+    N, C, H, W = x.shape
+    KH, KW, _, R, OW = col.shape[1:]
     kernel = elementwise(f"raw T img, {_PARAMS}", "T col", _IM2COL_SRC, "scratchnet_im2col")
-    kernel(cupy_module().ascontiguousarray(x), H, W, KH, KW, R, OW, first_row, *stride,
-           *padding, *dilation, col)
-    return col
+    kernel(x, N, C, H, W, KH, KW, R, OW, first_row, *stride, *padding, *dilation, col)
 
 
 def _col2im_cupy(col, img, first_row, accumulate, stride, padding, dilation):
     if not accumulate:
         img.fill(0)
-    H, W = img.shape[2:]
-    KH, KW, R, OW = col.shape[2:]
+    N, C, H, W = img.shape
+    KH, KW, _, R, OW = col.shape[1:]
     kernel = elementwise(f"raw T col, {_PARAMS}", "T img", _COL2IM_SRC, "scratchnet_col2im")
-    kernel(cupy_module().ascontiguousarray(col), H, W, KH, KW, R, OW, first_row, *stride,
-           *padding, *dilation, img)
-    return img
+    kernel(col, N, C, H, W, KH, KW, R, OW, first_row, *stride, *padding, *dilation, img)
