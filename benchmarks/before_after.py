@@ -28,10 +28,15 @@ ROOT = os.path.dirname(HERE)
 
 def _worker(name, steps, threads):
     """Time ``steps`` steps of the models.py case ``name`` with the scratchnet on sys.path."""
-    from models import CASES
+    from models import CASES              # its _harness puts this checkout first on sys.path:
 
+    checkout = os.environ["PYTHONPATH"]
+    sys.path.insert(0, checkout)          # the side being timed goes before it
     set_threads(threads)
     step = next(c for c in CASES if c.name == name).make("scratchnet")["step"]
+    imported = os.path.abspath(sys.modules["scratchnet"].__file__)
+    if not imported.startswith(os.path.abspath(checkout) + os.sep):
+        raise RuntimeError(f"timed {imported}, not the scratchnet of {checkout}")
     for _ in range(2):
         step()
     times = []
