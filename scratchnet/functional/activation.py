@@ -3,6 +3,7 @@ import warnings
 
 from .. import backend
 from ..function import Function
+from ..kernels import relu as relu_kernels
 from . import inplace as _inplace
 from ._operands import as_float, check_float, normalize_dim
 
@@ -14,13 +15,13 @@ class ReLUFunction(Function):
         self.inplace = inplace
 
     def forward(self, x):
-        y = backend.get_array_module(x).maximum(x, 0, out=x if self.inplace else None)
+        y = relu_kernels.relu_forward(x, out=x if self.inplace else None)
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy * (y > 0)
+        return relu_kernels.relu_backward(gy, y)
 
     jvp = backward  # J = diag(y > 0): piecewise linear
 

@@ -33,9 +33,14 @@ are dropped first (``live_taps``): each entry point then runs on the live block 
 with the padding that keeps those taps on the same pixels, and the weight gradient of the
 dead taps is 0. On a 1×1 map a 3×3 kernel with padding 1 keeps its centre tap only (ResNet's
 layer4 at 32×32 input: a ninth of the work). A 1×1 kernel with stride 1 and no padding (so
-also that centre tap) needs no im2col at all (col[n] is x[n] itself), and tiles with fewer
-than ``MERGE_BELOW`` output positions lay their samples side by side so that one GEMM covers
-them all.
+also that centre tap) needs no im2col at all (col[n] is x[n] itself). And a tile of several
+samples with fewer than ``MERGE_BELOW`` output positions each is one product: im2col writes
+its columns with the samples side by side in every row (its samples-inside layout, one
+(G, K, n·T) matrix), so the forward is one (O/G, K) · (K, n·T) GEMM whose result is then put
+back in NCHW order, the weight gradient one (O/G, n·T) · (n·T, K) GEMM (gy's small tile laid
+out the same way), and the input gradient's columns are folded back by col2im from that
+layout. Only gy and y are copied between layouts, never the columns (K = 9·C/G rows for a
+3×3 kernel).
 """
 from dataclasses import dataclass
 
@@ -46,10 +51,10 @@ from . import threads, workspace
 from ._shapes import conv_output_hw
 from .im2col import col2im, col2im_reference, im2col, im2col_reference
 
-# Below this many output positions per tile, the per-sample products are thin (a matrix-vector
-# product for ResNet's 1×1 maps at 32×32 input, where each sample's weight gradient is a whole
-# (O, K) outer product to add up): the tile's samples are then laid side by side, so that one
-# GEMM covers them all, at the price of copying the columns and gy into that layout.
+# Below this many output positions per tile, the per-sample products are thin (ResNet's 4×4
+# and 2×2 maps at 32×32 input, where each sample's weight gradient is a whole (O, K) product
+# to add up): the tile's samples are then laid side by side, so that one GEMM covers them all.
+# At 64 positions (ResNet-18's 8×8 layer1) one product per sample measured faster.
 MERGE_BELOW = 64
 
 
