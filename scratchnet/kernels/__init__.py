@@ -1,5 +1,5 @@
 """Array-level kernels (no autograd): im2col/col2im, conv2d's products, max pooling, LRN, batch
-norm, the SGD update, the im2col workspace and the threading policy (threads.py).
+norm, the SGD and Adam updates, the im2col workspace and the threading policy (threads.py).
 
 Each hot kernel is a NumPy reference (the tests' oracle), a Numba twin (CPU) and a CuPy twin
 (GPU) behind one dispatcher that picks the twin from the array's module.

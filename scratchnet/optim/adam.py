@@ -1,6 +1,7 @@
 """Adam and AdamW: one update rule, two ways of applying weight decay."""
 from ..backend import get_array_module
-from ._rules import count_step, effective_grad, ema_square_, lerp_, new_step_counter
+from ..kernels.adam import adam_update
+from ._rules import count_step, new_step_counter
 from .optimizer import Optimizer, check_non_negative
 
 
@@ -21,7 +22,8 @@ class Adam(Optimizer):
     the bias-corrected second moment (the paper's Algorithm 1), not to v under the root.
     State per parameter: ``step`` (a float32 0-d NumPy array on the CPU, as torch keeps it),
     ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with amsgrad, ``max_exp_avg_sq`` (v̂).
-    ``foreach``, ``capturable`` and ``fused`` are accepted and ignored; ``differentiable=True``
+    ``foreach``, ``capturable`` and ``fused`` are accepted and ignored (the update is always one
+    fused pass, kernels/adam.py, rounded as torch's single-tensor step); ``differentiable=True``
     is refused.
     """
 
@@ -49,33 +51,21 @@ class Adam(Optimizer):
 
     def _update(self, param, grad, state, group):
         xp = get_array_module(param)
-        lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
-        beta1, beta2 = group["betas"]
+        lr, beta1, beta2 = group["lr"], *group["betas"]
         if not state:
             state["step"] = new_step_counter()
             state["exp_avg"] = xp.zeros_like(param)
             state["exp_avg_sq"] = xp.zeros_like(param)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         step = count_step(state)
-
-        decoupled = group["decoupled_weight_decay"]
-        grad = effective_grad(param, grad, group["maximize"], 0 if decoupled else weight_decay)
-        if decoupled and weight_decay != 0:
-            param *= 1 - lr * weight_decay
-        lerp_(exp_avg, grad, 1 - beta1)
-        ema_square_(exp_avg_sq, grad, beta2)
-
         # Bias corrections and the step size are Python floats (double precision), as in torch.
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-        if group["amsgrad"]:
-            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            exp_avg_sq = state["max_exp_avg_sq"]
-        denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt
-        denom += eps
-        param -= step_size * (exp_avg / denom)
+        adam_update(param, grad, state["exp_avg"], state["exp_avg_sq"],
+                    state["max_exp_avg_sq"] if group["amsgrad"] else None, lr, beta1, beta2,
+                    group["eps"], group["weight_decay"], group["decoupled_weight_decay"],
+                    group["maximize"], step_size, bias_correction2_sqrt)   # kernels/adam.py
 
 
 class AdamW(Adam):

@@ -1,4 +1,5 @@
-"""The CUDA twins of LRN, batch norm and the SGD update against their NumPy references, under
+"""The CUDA twins of LRN, batch norm and the SGD update against their NumPy references, and the
+Adam update's against its Numba twin (itself checked against torch: test_adam.py), under
 hypothesis: on the CuPy stand-in (their CUDA bodies compiled for the CPU by
 tests/standin/harness.py, about a thousand threads a case) and on a real GPU when there is
 one. im2col/col2im and max pooling get the same check in their own test files, whose device
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from scratchnet.backend import to_device, to_numpy
 from scratchnet.kernels import batch_norm as bn
-from scratchnet.kernels import lrn, sgd
+from scratchnet.kernels import adam, lrn, sgd
 from tests.helpers import DEVICES
 from tests.strategies import seeds
 
@@ -86,3 +87,26 @@ def test_sgd_twin_matches_reference(device, size, dtype, seed, momentum, dampeni
         _assert_close(buf, ref_buf, dtype)
     else:
         assert buf is None
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES)
+@given(size=st.integers(1, 1000), dtype=dtypes, seed=seeds, beta1=st.sampled_from([0.9, 0.3]),
+       weight_decay=st.sampled_from([0.0, 0.1]), decoupled=st.booleans(), amsgrad=st.booleans(),
+       maximize=st.booleans())
+def test_adam_twin_matches_the_numba_twin(device, size, dtype, seed, beta1, weight_decay,
+                                          decoupled, amsgrad, maximize):
+    """Three steps from the same start (zero moments, as a first step has them)."""
+    rng = np.random.default_rng(seed)
+    param = rng.standard_normal(size).astype(dtype)
+    grads = [rng.standard_normal(size).astype(dtype) for _ in range(3)]
+    cpu = [param.copy()] + [np.zeros_like(param) for _ in range(2 + amsgrad)]
+    ours = [to_device(a, device) for a in cpu]
+    for t, g in enumerate(grads, 1):
+        bias_corrections = dict(step_size=0.01 / (1 - beta1 ** t),
+                                bias_correction2_sqrt=(1 - 0.999 ** t) ** 0.5)
+        for arrays, grad in ((cpu, g), (ours, to_device(g, device))):
+            p, m, v, *v_max = arrays
+            adam.adam_update(p, grad, m, v, v_max[0] if amsgrad else None, 0.01, beta1, 0.999,
+                             1e-8, weight_decay, decoupled, maximize, **bias_corrections)
+    for a, ref in zip(ours, cpu):
+        _assert_close(a, ref, dtype)

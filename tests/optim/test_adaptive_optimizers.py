@@ -1,5 +1,6 @@
-"""Adadelta, Adagrad and RMSprop against torch.optim for every combination of their options, in
-float32 and float64; Adagrad's state made at construction; torch's implementation flags."""
+"""Adadelta, Adagrad, RMSprop, Adam and AdamW against torch.optim for every combination of their
+options, in float32 and float64; Adagrad's state made at construction; torch's implementation
+flags."""
 import itertools
 
 import numpy as np
@@ -30,6 +31,11 @@ GRIDS = {
                     maximize=(False, True)),
     "RMSprop": dict(lr=(0.01,), alpha=(0.99, 0.5), eps=(1e-8, 1e-3), weight_decay=(0, 0.1),
                     momentum=(0, 0.9), centered=(False, True), maximize=(False, True)),
+    # betas=(0.3, 0.5): lerp's other formula and short memories (the fused kernel: kernels/adam.py)
+    "Adam": dict(lr=(0.01,), betas=((0.9, 0.999), (0.3, 0.5)), eps=(1e-8, 1e-3),
+                 weight_decay=(0, 0.1), amsgrad=(False, True), maximize=(False, True)),
+    "AdamW": dict(lr=(0.01,), betas=((0.9, 0.999), (0.3, 0.5)), eps=(1e-8, 1e-3),
+                  weight_decay=(0, 0.1), amsgrad=(False, True), maximize=(False, True)),
 }
 GRID_CASES = [
     pytest.param(name, dict(zip(grid, values)),

@@ -11,8 +11,8 @@ function that loops ``i`` over the index space, as CuPy's grid-stride loop does 
 
 n is the size of the non-raw arguments (broadcast together, as CuPy does). Placeholder types
 (``T``) are bound from the first array that uses them; ``int32``/``int64``/``float32`` ...
-scalars become ``int``/``long long``/``float``. ``max``/``min``/``pow``/``isnan``/``INFINITY``
-come from <cmath>/<algorithm>, as CUDA's device library provides them. Each (body, types) is
+scalars become ``int``/``long long``/``float``. ``max``/``min``/``pow``/``isnan``/``fma``/
+``INFINITY`` come from <cmath>/<algorithm>, with CUDA's float overloads. Each (body, types) is
 compiled once with g++ into a shared library cached under the temp directory and called
 through ctypes, so a kernel runs at C speed: fast enough to run every op test and a training
 step of each small model on the CuPy stand-in (tests/standin/fake_cupy.py).
@@ -48,7 +48,7 @@ _PRELUDE = """#include <algorithm>
 #include <cmath>
 #include <cstddef>
 using std::max; using std::min; using std::isnan; using std::isinf; using std::pow;
-using std::sqrt; using std::exp; using std::log; using std::abs;
+using std::sqrt; using std::exp; using std::log; using std::abs; using std::fma;
 """
 
 
