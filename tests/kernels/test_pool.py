@@ -12,6 +12,7 @@ from scratchnet.kernels import (
     max_pool_forward,
     max_pool_forward_reference,
 )
+from scratchnet.kernels import pool as pool_module
 from scratchnet.kernels._shapes import pool_output_size
 from tests.helpers import DEVICES
 from tests.kernels.paths import PARALLEL_PATHS, forced
@@ -80,3 +81,36 @@ def test_max_pool_nan_wins():
     x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]])
     y, idx = max_pool_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), (1, 1))
     assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 1
+
+
+@pytest.mark.parametrize("geometry", sorted(pool_module.SPECIALISED))
+@given(data=st.data(), seed=seeds, ties=st.booleans())
+def test_kernels_compiled_for_the_zoo_geometries_match_reference(geometry, data, seed, ties):
+    """The kernels with their geometry baked in (inner windows without bounds tests, the
+    border through the general window code), on maps from all-border to mostly inner, with
+    padding and ceil_mode, ties and NaNs."""
+    KH, KW, SH, SW, DH, DW = geometry
+    kernel, stride, dilation = (KH, KW), (SH, SW), (DH, DW)
+    padding = (data.draw(st.integers(0, KH // 2)), data.draw(st.integers(0, KW // 2)))
+    ceil_mode = data.draw(st.booleans())
+    sides = (data.draw(st.integers(max(1, KH - 2 * padding[0]), 12)),
+             data.draw(st.integers(max(1, KW - 2 * padding[1]), 12)))
+    out = tuple(pool_output_size(n, k, s, p, d, ceil_mode)
+                for n, k, s, p, d in zip(sides, kernel, stride, padding, dilation))
+    shape = (2, 3) + sides
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 2, shape).astype(np.float32) if ties else \
+        distinct_values(rng, shape).astype(np.float32)
+    x.reshape(-1)[rng.integers(0, x.size, 2)] = np.nan
+    y_ref, idx_ref = max_pool_forward_reference(x, kernel, stride, padding, dilation, out)
+    y, idx = max_pool_forward(x, kernel, stride, padding, dilation, out)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+
+
+def test_of_several_nans_the_last_wins_as_in_torch():
+    """torch.nn.functional.max_pool2d(x, 2, return_indices=True) gives index 2 here."""
+    x = np.array([[[[np.nan, 1.0], [np.nan, 2.0]]]])
+    for fn in (max_pool_forward, max_pool_forward_reference):
+        y, idx = fn(x, (2, 2), (2, 2), (0, 0), (1, 1), (1, 1))
+        assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 2
