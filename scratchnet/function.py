@@ -313,7 +313,8 @@ class Edge:
 
     def __init__(self, tensor):
         self.grad_fn, self._output_index = tensor.grad_fn, tensor._output_index
-        self.signature = _signature(tensor.data)
+        data = tensor.data
+        self.signature = type(data), data.shape, data.dtype    # _signature, without a call
 
     @property
     def shape(self):
@@ -449,12 +450,23 @@ def _saved_versions(saved, inputs, outputs):
     over an output with the same memory (an in-place op's target, already counted)."""
     entries = []
     for position, array in enumerate(saved):
-        root = _root(array)
-        owner = _owner(root, inputs, "input") or _owner(root, outputs, "output")
+        owner = _input_owner(array, inputs)
+        if owner is None:
+            root = _root(array)
+            owner = _owner(root, inputs, "input") or _owner(root, outputs, "output")
         if owner is not None:
             role, index, counter = owner
             entries.append((position, counter, counter.version, role, index))
     return entries
+
+
+def _input_owner(array, inputs):
+    """("input", index, version counter) of the input whose array ``array`` is, if one is: the
+    common case (forward saved an argument), found without looking for roots (0.5 µs)."""
+    for index, t in enumerate(inputs):
+        if t is not None and t.data is array:
+            return "input", index, t._version_counter
+    return None
 
 
 def _owner(root, tensors, role):
