@@ -230,11 +230,12 @@ class Function:
         self.inputs, self.generation = tuple(kept), generation
         if self._saved:
             self._saved_versions = _saved_versions(self._saved, inputs, outputs)
-        self.outputs, self._output_meta = [], []
+        self.outputs = refs = []
+        self._output_meta = meta = []
         for i, y in enumerate(outputs):
             data = y.data
-            self.outputs.append(weakref.ref(y))
-            self._output_meta.append((data.shape, data.dtype))
+            refs.append(weakref.ref(y))
+            meta.append((data.shape, data.dtype))
             if data.dtype.kind == "f":      # integer outputs (argmax indices) carry no grad
                 if y.grad_fn is not None:   # an in-place target: its old history lets go
                     leave_history(y)
