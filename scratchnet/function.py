@@ -43,7 +43,6 @@ so only ops with genuine second derivatives write their formula a second time. A
 with none of them (a custom one) still works under create_graph; differentiating its
 gradients again raises, naming it (torch's ``once_differentiable``).
 """
-import contextlib
 import functools
 import weakref
 
@@ -390,9 +389,6 @@ try:  # NumPy 2: the error state is a context variable, which __call__ sets dire
 except ImportError:  # pragma: no cover (NumPy 1)
     _extobj_contextvar = None
 _ieee_states = {}   # the error state in effect -> that state with ieee()'s three settings
-
-
-_ON_HOST = contextlib.nullcontext()   # NumPy inputs: no GPU to make current
 
 
 def _ieee_on():
