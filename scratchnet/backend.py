@@ -100,9 +100,12 @@ def using_device_of(*arrays):
     """A context that makes the GPU of the first CuPy array among ``arrays`` the current one
     (CuPy launches kernels on the current GPU only); does nothing for NumPy arrays."""
     for a in arrays:
-        if is_cupy(a):
+        if type(a) is not np.ndarray and is_cupy(a):
             return cupy_module().cuda.Device(a.device.id)
-    return contextlib.nullcontext()
+    return _NO_DEVICE
+
+
+_NO_DEVICE = contextlib.nullcontext()   # reusable: it holds no state
 
 
 @functools.cache

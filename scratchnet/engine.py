@@ -9,6 +9,8 @@ import heapq
 import itertools
 import time
 
+import numpy as np
+
 from . import backend
 from ._contract import checked_gradient, one_per_input
 from .function import Edge, _root, _signature, backward_observers, enable_grad, ieee, no_grad
@@ -93,7 +95,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
         while heap:
             fn = heapq.heappop(heap)[2]
             grads = pending.pop(fn)
-            arrays = [_array(g) for g in grads if g is not None]
+            arrays = [g if type(g) is np.ndarray else _array(g)  # (no call for a host array)
+                      for g in grads if g is not None]
             with backend.using_device_of(*arrays):    # its GPU is the current one meanwhile
                 for i, ref in enumerate(fn.outputs):
                     if grads[i] is None:  # an output nobody used, e.g. one piece of a split
@@ -111,7 +114,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                         captured[targets[fn, i]] = grads[i]
                 if needed is not None and fn not in needed:
                     continue                  # a target's maker: nothing asked for lies below it
-                start = time.perf_counter()
+                start = time.perf_counter() if backward_observers else None
                 try:
                     input_grads = (differentiable_backward(fn, grads) if create_graph
                                    else fn.backward(*grads))
@@ -119,7 +122,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                     if fn._forward_trace is not None and hasattr(error, "add_note"):
                         error.add_note(fn._forward_trace.describe(fn))  # anomaly mode (3.11+)
                     raise
-                seconds = time.perf_counter() - start if backward_observers else None
+                seconds = time.perf_counter() - start if start is not None else None
                 if not isinstance(input_grads, tuple):
                     input_grads = (input_grads,)
                 if len(input_grads) != len(fn.inputs):

@@ -44,16 +44,18 @@ class Tensor(TensorMethods):
     _view_path = None
     _view_kind = None
     _views = None
+    # What a new tensor starts with, as class attributes: __init__ then sets only what every
+    # tensor has its own of (a tensor is made per op: each attribute set there costs time)
+    _grad = None
+    grad_fn = None
+    _output_index = 0       # which output of grad_fn this tensor is
+    _hooks = ()             # a list once register_hook is called on this leaf
+    _retains_grad = False
+    _requires_grad = False
 
     def __init__(self, data, requires_grad=False):
         self.data = data
-        self._grad = None
         self._version_counter = VersionCounter()
-        self.grad_fn = None
-        self._output_index = 0  # which output of grad_fn this tensor is
-        self._hooks = []
-        self._retains_grad = False
-        self._requires_grad = False
         if requires_grad:                   # the setter's checks, only when it is asked for
             self.requires_grad = requires_grad
 
@@ -223,8 +225,12 @@ class Tensor(TensorMethods):
         the Python object itself is gone."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
-        hooks = self._hooks if self.grad_fn is None else self.grad_fn.output_hooks(
-            self._output_index)
+        if self.grad_fn is not None:
+            hooks = self.grad_fn.output_hooks(self._output_index)
+        else:
+            if not self._hooks:
+                self._hooks = []
+            hooks = self._hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 

@@ -255,6 +255,7 @@ def _calls():
         "MaxPool": lambda: F.max_pool2d(a4, 2), "einsum": lambda: sn.einsum("ij->", a2),
         "maximum": lambda: sn.maximum(sn.ones(2, 3), a2), "amax": lambda: sn.amax(a2),
         "embedding": lambda: F.embedding(np.array([0]), sn.ones(2, 3)),
+        "matmul": lambda: F.matmul(sn.ones(2, 3), np.ones((3, 2), np.float32)),
         "binary_cross_entropy_with_logits":
             lambda: F.binary_cross_entropy_with_logits(a2, sn.ones(2, 3)),
     }

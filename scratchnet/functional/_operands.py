@@ -18,14 +18,15 @@ def as_operands(op, a, b):
     and that a 0-d tensor does not widen a dimensioned one of its kind (float32 (3,) + float64
     () stays float32, as in torch).
     """
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise not_a_tensor(op, (a, b))
-    ref = a if isinstance(a, Tensor) else b
-    xp = backend.get_array_module(ref.data)
-    if not isinstance(a, Tensor):
-        a = _scalar_like(a, ref, xp)
-    if not isinstance(b, Tensor):
-        b = _scalar_like(b, ref, xp)
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):   # a number (or an array)
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+            raise not_a_tensor(op, (a, b))
+        ref = a if isinstance(a, Tensor) else b
+        xp = backend.get_array_module(ref.data)
+        if not isinstance(a, Tensor):
+            a = _scalar_like(a, ref, xp)
+        if not isinstance(b, Tensor):
+            b = _scalar_like(b, ref, xp)
     if a.data.shape != b.data.shape:
         try:
             np.broadcast_shapes(a.shape, b.shape)
@@ -185,6 +186,8 @@ def numpy_names(op):
     ``dim`` and ``keepdims`` for ``keepdim`` (``x.sum(axis=1)``)."""
     @functools.wraps(op)
     def wrapper(*args, **kwargs):
+        if "axis" not in kwargs and "keepdims" not in kwargs:     # torch's names: as they are
+            return op(*args, **kwargs)
         for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
             if alias in kwargs:
                 if name in kwargs:

@@ -6,7 +6,7 @@ its input (``unbroadcast``). Notation: ``gy`` is dL/dy, the gradient arriving fr
 import numpy as np
 
 from .. import backend
-from ..function import Function
+from ..function import Function, not_a_tensor
 from ..higher_order import sum_to
 from ..kernels import threads
 from ..tensor import Tensor
@@ -29,7 +29,8 @@ class AddFunction(Function):
 def add(input, other, alpha=1):
     """y = a + alpha·b (broadcast). Backward: ga = gy, gb = alpha·gy, each summed to its shape."""
     a, b = as_operands("add", input, other)
-    _check_alpha(a, alpha)
+    if alpha != 1 or type(alpha) is not int:   # alpha=1, the default, needs no check
+        _check_alpha(a, alpha)
     return AddFunction()(a, b if alpha == 1 else mul(b, alpha))
 
 
@@ -437,14 +438,19 @@ def matmul(input, other):
     Backward: ga = gy @ bᵀ, gb = aᵀ @ gy, each summed over the batch dims it was broadcast on.
     """
     a, b = input, other
-    check_same_float_dtype("matmul", a, b)
-    if a.ndim == 0 or b.ndim == 0:
+    try:                            # the arrays' own shapes: no Tensor property calls
+        shape_a, shape_b = a.data.shape, b.data.shape
+        if a.data.dtype != b.data.dtype:
+            check_same_float_dtype("matmul", a, b)
+    except AttributeError:          # not a Tensor (a NumPy array: its .data has no dtype)
+        raise not_a_tensor("matmul", (a, b)) from None
+    if not shape_a or not shape_b:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}")
-    k_a, k_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    k_a, k_b = shape_a[-1], shape_b[0] if len(shape_b) == 1 else shape_b[-2]
     try:
-        if a.ndim > 2 or b.ndim > 2:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        if len(shape_a) > 2 or len(shape_b) > 2:
+            np.broadcast_shapes(shape_a[:-2], shape_b[:-2])
     except ValueError:
         k_b = None
     if k_a != k_b:
