@@ -171,16 +171,16 @@ def _inside(offset, step, size, count):
 def _im2col_numba(x, col, c0, c1, oh0, SH, SW, PH, PW, DH, DW, shifted_tap_min):
     N, _, H, W = x.shape                   # x (N, C, H, W), col (C, KH, KW, N, R, OW):
     KH, KW, _, R, OW = col.shape[1:]       # a worker fills channels c0 .. c1 − 1
+    shifted = SH == 1 and SW == 1 and OW == W and R * OW >= shifted_tap_min
     for c in range(c0, c1):
-        for n in range(N):
-            img = x[n, c]
-            for kh in range(KH):
-                for kw in range(KW):
-                    # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
-                    # outside that range the tap sees padding (zeros)
-                    lo, hi = _inside(kw * DW - PW, SW, W, OW)
-                    tap = col[c, kh, kw, n]
-                    if SH == 1 and SW == 1 and OW == W and R * OW >= shifted_tap_min:
+        for kh in range(KH):               # col's own order: its writes run forward
+            for kw in range(KW):
+                # ow in [lo, hi) reads column iw = ow·SW + kw·DW − PW inside [0, W);
+                # outside that range the tap sees padding (zeros)
+                lo, hi = _inside(kw * DW - PW, SW, W, OW)
+                for n in range(N):
+                    img, tap = x[n, c], col[c, kh, kw, n]
+                    if shifted:
                         _shifted_tap(img.reshape(H * W), tap.reshape(R * OW),
                                      (oh0 + kh * DH - PH) * W + kw * DW - PW, lo, hi, OW)
                         continue
