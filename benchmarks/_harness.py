@@ -18,8 +18,8 @@ What ``main`` does, and why:
   median of its rounds and its peak RSS. Training steps must be timed this way: two
   frameworks in one process slow each other (the idle BLAS threads of one keep spinning into
   the other: torch's LeNet-5 step took 43.7 ms beside scratchnet and 24.4 ms alone). The table
-  gives the median over the processes and, for the ratio, its spread (min-max of the ratios
-  of the i-th process pairs).
+  gives the median over the processes, their ratio, and its spread: the min-max of the
+  ratios of the i-th process pairs.
 - ``--clock cpu --threads 1`` times process CPU time: on a machine shared with other jobs
   that is far steadier than wall time (which counts the time others hold the cores).
 - Pins the thread count of scratchnet (``sn.set_num_threads``: its workers, with BLAS on one
@@ -216,7 +216,7 @@ def _report_alone(case, args, widths):
         ours = [r[f"scratchnet|{phase}"] for r in runs["scratchnet"]]
         theirs = [r[f"torch|{phase}"] for r in runs["torch"]]
         ratios = sorted(a / b for a, b in zip(ours, theirs))
-        spread = f"{_median(ratios):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+        spread = f"{_median(ours) / _median(theirs):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
         flops = case.flops.get(phase)
         rates = [f"{flops / _median(t) / 1e9:.0f}" if flops else "-" for t in (ours, theirs)]
         print(row([case.name, phase, _ms(_median(ours)), _ms(_median(theirs)), spread, *rates,
