@@ -13,7 +13,8 @@ import numpy as np
 
 from . import backend
 from ._contract import checked_gradient, one_per_input
-from .function import Edge, _root, _signature, backward_observers, enable_grad, ieee, no_grad
+from .function import Edge, _signature, backward_observers, enable_grad, ieee, no_grad
+from .saved_versions import memory_root
 from .higher_order import differentiable_backward
 from .tensor import Tensor, post_hooked_leaves, run_hooks
 
@@ -54,7 +55,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     heap, pending, leaf_grads = [], {}, {}
     taken = {}  # memory given out as .grad (and the seeds'), by owner
     for g in grads:
-        taken.setdefault(id(_root(_array(g))), []).append(_array(g))
+        taken.setdefault(id(memory_root(_array(g))), []).append(_array(g))
     targets = needed = captured = None
     if inputs is not None:
         targets = {_target_key(t): k for k, t in enumerate(inputs)}
@@ -264,7 +265,7 @@ def _accumulate(leaf, g, taken):
     elif leaf._grad is not None:
         leaf._grad.data += g
     else:
-        given = taken.setdefault(id(_root(g)), [])
+        given = taken.setdefault(id(memory_root(g)), [])
         shares = backend.get_array_module(g).shares_memory
         if leaf._post_accumulate_hooks or any(shares(g, other) for other in given):
             leaf._grad = Tensor(g.copy())
@@ -280,7 +281,7 @@ def _accumulate_graph(leaf, g, taken):
     if leaf._grad is not None:
         leaf._grad = leaf._grad + g
         return
-    given = taken.setdefault(id(_root(g.data)), [])
+    given = taken.setdefault(id(memory_root(g.data)), [])
     shares = backend.get_array_module(g.data).shares_memory
     if leaf._post_accumulate_hooks or any(shares(g.data, other) for other in given):
         g = g.clone()

@@ -50,6 +50,7 @@ import numpy as np
 
 from . import backend
 from ._contract import checked_output
+from .saved_versions import saved_versions
 from .tensor import Tensor
 
 
@@ -228,7 +229,7 @@ class Function:
             kept[0] = None                  # the target was a constant before
         self.inputs, self.generation = tuple(kept), generation
         if self._saved:
-            self._saved_versions = _saved_versions(self._saved, inputs, outputs)
+            self._saved_versions = saved_versions(self._saved, inputs, outputs)
         self.outputs = refs = []
         self._output_meta = meta = []
         for i, y in enumerate(outputs):
@@ -432,45 +433,6 @@ def leave_history(tensor):
 
 
 def _no_tensor():
-    return None
-
-
-def _root(array):
-    """The object that owns an array's memory (views share it); itself for anything else."""
-    base = getattr(array, "base", None)
-    return array if base is None else base
-
-
-def _saved_versions(saved, inputs, outputs):
-    """(position, counter, version, role, index) for each saved array that is (a view of) the
-    array of an input or output tensor: which version of it backward expects. An input wins
-    over an output with the same memory (an in-place op's target, already counted)."""
-    entries = []
-    for position, array in enumerate(saved):
-        owner = _input_owner(array, inputs)
-        if owner is None:
-            root = _root(array)
-            owner = _owner(root, inputs, "input") or _owner(root, outputs, "output")
-        if owner is not None:
-            role, index, counter = owner
-            entries.append((position, counter, counter.version, role, index))
-    return entries
-
-
-def _input_owner(array, inputs):
-    """("input", index, version counter) of the input whose array ``array`` is, if one is: the
-    common case (forward saved an argument), found without looking for roots (0.5 µs)."""
-    for index, t in enumerate(inputs):
-        if t is not None and t.data is array:
-            return "input", index, t._version_counter
-    return None
-
-
-def _owner(root, tensors, role):
-    """(role, index, version counter) of the first tensor whose array lives in ``root``."""
-    for index, t in enumerate(tensors):
-        if t is not None and (t.data is root or _root(t.data) is root):
-            return role, index, t._version_counter
     return None
 
 

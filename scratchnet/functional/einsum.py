@@ -34,6 +34,15 @@ class EinsumFunction(Function):
         self.save_for_backward(*operands)
         return _einsum(xp, self.subscripts, self.output, operands)
 
+    def _letters_for(self, k):
+        """For operand k's gradient: the other operands, k's letters once each in order, and
+        those of them the product of gy with the others keeps (the rest are summed within
+        operand k alone: gy is broadcast along them)."""
+        others = [j for j in range(len(self.subscripts)) if j != k]
+        own = "".join(dict.fromkeys(self.subscripts[k]))
+        reachable = set(self.output).union(*(self.subscripts[j] for j in others))
+        return others, own, "".join(c for c in own if c in reachable)
+
     def backward(self, gy):
         operands = self.saved_tensors
         xp = backend.get_array_module(gy)
@@ -42,10 +51,7 @@ class EinsumFunction(Function):
             if not self.needs_input_grad[k]:
                 grads.append(None)
                 continue
-            others = [j for j in range(len(operands)) if j != k]
-            own = "".join(dict.fromkeys(letters))           # its letters, once each, in order
-            reachable = set(self.output).union(*(self.subscripts[j] for j in others))
-            kept = "".join(c for c in own if c in reachable)
+            others, own, kept = self._letters_for(k)
             g = _einsum(xp, [self.output] + [self.subscripts[j] for j in others], kept,
                         [gy] + [operands[j] for j in others])
             # letters summed inside this operand alone: gy is the same along them
@@ -70,10 +76,7 @@ class EinsumFunction(Function):
             if not self.needs_input_grad[k]:
                 grads.append(None)
                 continue
-            others = [j for j in range(len(operands)) if j != k]
-            own = "".join(dict.fromkeys(letters))
-            reachable = set(self.output).union(*(self.subscripts[j] for j in others))
-            kept = "".join(c for c in own if c in reachable)
+            others, own, kept = self._letters_for(k)
             g = EinsumFunction([self.output] + [self.subscripts[j] for j in others], kept,
                                self.sizes)(gy, *(operands[j] for j in others))
             g = g.reshape([self.sizes[c] if c in kept else 1 for c in own])

@@ -49,7 +49,7 @@ import numpy as np
 from ..backend import get_array_module
 from . import threads, workspace
 from ._shapes import conv_output_hw
-from .im2col import col2im, col2im_reference, im2col, im2col_reference
+from .im2col import _inside, col2im, col2im_reference, im2col, im2col_reference
 
 # Below this many output positions per tile, the per-sample products are thin (ResNet's 4×4
 # and 2×2 maps at 32×32 input, where each sample's weight gradient is a whole (O, K) product
@@ -128,7 +128,7 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
                 _matmul(w_t, gy_t, gx_t)
                 continue
             R, OW = rows.stop - rows.start, conv.out_size[1]
-            if _merge(gy_t):         # (G, K, O/G) @ (G, O/G, n·T): the samples-inside layout
+            if _merged(n, R * OW):   # (G, K, O/G) @ (G, O/G, n·T): the samples-inside layout
                 gcol = workspace.buffer(f"gcol{worker}", (G, w_t.shape[1], n * R * OW),
                                         gy.dtype, xp)
                 xp.matmul(w_t, _merge_samples(gy_t), out=gcol)
@@ -204,19 +204,14 @@ def live_taps(x_shape, weight_shape, stride, padding, dilation, out_size):
     for i in range(2):
         size, out, K = x_shape[2 + i], out_size[i], weight_shape[2 + i]
         S, P, D = stride[i], padding[i], dilation[i]
-        live = [k for k in range(K) if _reads_inside(k * D - P, S, size, out)]
+        reads = [_inside(k * D - P, S, size, out) for k in range(K)]    # [lo, hi) of o
+        live = [k for k, (lo, hi) in enumerate(reads) if lo < hi]
         if not live or (live[0], live[-1] + 1) == (0, K) or P - live[0] * D < 0:
             continue
         block[i], pads[i], trimmed = slice(live[0], live[-1] + 1), P - live[0] * D, True
     if not trimmed:
         return None
     return (slice(None), slice(None), *block), tuple(pads)
-
-
-def _reads_inside(offset, step, size, count):
-    """Whether some o in [0, count) has 0 <= o·step + offset < size."""
-    lo = max(0, -(offset // step))                     # first o with o·step + offset >= 0
-    return lo < count and lo * step + offset < size
 
 
 def _sum_products(a, b, out, add, worker):
@@ -315,7 +310,7 @@ class _Conv:
         G, OW = self.groups, self.out_size[1]
         n, R = s.stop - s.start, rows.stop - rows.start
         K = C // G * self.kernel[0] * self.kernel[1]
-        merged = n > 1 and R * OW < MERGE_BELOW
+        merged = _merged(n, R * OW)
         if self.pointwise(x.shape) and not merged:                   # a view of x
             return x[s].reshape(n, G, C // G, H * W)[..., self.positions(rows)]
         xp = get_array_module(x)
@@ -330,15 +325,16 @@ class _Conv:
 def _matmul(a, b, out):
     """out = a @ b for a (G, M, K) and a tile b (n, G, K, T); thin tiles in one product."""
     xp = get_array_module(b)
-    if _merge(b):                              # (G, M, K) @ (G, K, n·T), then back to (n, ...)
+    if _merged(len(b), b.shape[-1]):           # (G, M, K) @ (G, K, n·T), then back to (n, ...)
         out[...] = _split_samples(xp.matmul(a, _merge_samples(b)), len(b))
     else:
         xp.matmul(a, b, out=out)
 
 
-def _merge(tile):
-    """Whether a tile (n, G, R, T) of gy is worked as one product (the rule of columns())."""
-    return tile.shape[0] > 1 and tile.shape[-1] < MERGE_BELOW
+def _merged(samples, positions):
+    """Whether a tile of ``samples`` samples with ``positions`` output positions each is
+    worked as one product, its samples side by side (``MERGE_BELOW``)."""
+    return samples > 1 and positions < MERGE_BELOW
 
 
 def _merge_samples(a):

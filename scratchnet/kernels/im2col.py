@@ -72,7 +72,7 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_s
     xp = cupy_module() if is_cupy(x) else np
     if out is None:
         out = xp.empty(shape, x.dtype)
-    x, col = _samples_inside(xp.ascontiguousarray(x), out, samples_inside)
+    x, col = _kernel_views(xp.ascontiguousarray(x), out, samples_inside)
     if is_cupy(x):
         _im2col_cupy(x, col, first_row, stride, padding, dilation)
     else:
@@ -92,7 +92,7 @@ def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=Non
     xp = cupy_module() if is_cupy(col) else np
     if out is None:
         out = xp.empty(x_shape, col.dtype)
-    img, col = _samples_inside(out, xp.ascontiguousarray(col), samples_inside)
+    img, col = _kernel_views(out, xp.ascontiguousarray(col), samples_inside)
     if is_cupy(col):
         _col2im_cupy(col, img, first_row, accumulate, stride, padding, dilation)
     else:
@@ -102,7 +102,7 @@ def col2im(col, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=Non
     return out
 
 
-def _samples_inside(x, col, samples_inside):
+def _kernel_views(x, col, samples_inside):
     """The (N, C, H, W) image and the (C, KH, KW, N, R, OW) columns the kernels take, as views:
     without ``samples_inside`` the N·C planes are the channels of one sample."""
     if not (x.flags.c_contiguous and col.flags.c_contiguous):
