@@ -148,7 +148,9 @@ def test_an_empty_batch_gives_a_zero_weight_gradient():
     ((2, 4, 1, 1), (3, 4, 3, 3), (1, 1), (1, 1), (slice(1, 2), slice(1, 2)), (0, 0)),
     # its stride-2 entry, 2×2 -> 1×1: the top-left row and column read padding only
     ((2, 4, 2, 2), (3, 4, 3, 3), (2, 2), (1, 1), (slice(1, 3), slice(1, 3)), (0, 0)),
-    # a 3-wide map keeps every tap; a 1-wide one trims only the columns
+    # a 3×3 map keeps every tap
+    ((2, 4, 3, 3), (3, 4, 3, 3), (1, 1), (3, 3), (slice(None), slice(None)), (1, 1)),
+    # 3 rows keep every row tap, 1 column only the centre column
     ((2, 4, 3, 1), (3, 4, 3, 3), (1, 1), (3, 1), (slice(None), slice(1, 2)), (1, 0)),
 ])
 def test_taps_that_read_only_padding_are_dropped(x_shape, w_shape, stride, out, block, padding):
