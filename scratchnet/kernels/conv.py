@@ -28,7 +28,8 @@ its own part of gW (worker 0 into gW itself, the others into held buffers), and 
 added in worker order, the rows shared out among the workers (so gW, unlike y and gx, can
 differ in the last bits between thread counts).
 
-Three shape-dependent paths. Kernel taps that read only padding, for every output position,
+Four shape-dependent paths. Few channels at stride 1 (C·O up to 128: LeNet-5) skip the
+columns altogether: conv_direct.py reads the padded planes in place. Otherwise, kernel taps that read only padding, for every output position,
 are dropped first (``live_taps``): each entry point then runs on the live block of the kernel
 with the padding that keeps those taps on the same pixels, and the weight gradient of the
 dead taps is 0. On a 1×1 map a 3×3 kernel with padding 1 keeps its centre tap only (ResNet's
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import get_array_module
-from . import threads, workspace
+from . import conv_direct, threads, workspace
 from ._shapes import conv_output_hw
 from .im2col import _inside, col2im, col2im_reference, im2col, im2col_reference
 
@@ -73,6 +74,8 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
     if live is not None:
         taps, padding = live
         return conv2d_forward(x, weight[taps], bias, stride, padding, dilation, groups, out_size)
+    if conv_direct.applies(x, weight.shape, stride, dilation, groups):
+        return conv_direct.direct_forward(x, weight, bias, padding, out_size)
     conv = _Conv(weight.shape, stride, padding, dilation, groups, tuple(out_size))
     G, (OH, OW) = groups, out_size
     w = weight.reshape(G, O // G, -1)                              # (G, O/G, K)
@@ -109,6 +112,8 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
         taps, padding = live
         return conv2d_input_grad(gy, weight[taps], input_shape, stride, padding, dilation,
                                  groups)
+    if conv_direct.input_grad_applies(gy, weight.shape, input_shape, stride, dilation, groups):
+        return conv_direct.direct_input_grad(gy, weight, input_shape, padding)
     N, C, H, W = input_shape
     O, _, KH, KW = weight.shape
     G = groups
@@ -153,6 +158,8 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
         gw = xp.zeros(weight_shape, x.dtype)
         gw[taps] = conv2d_weight_grad(x, gy, gw[taps].shape, stride, padding, dilation, groups)
         return gw
+    if conv_direct.applies(x, weight_shape, stride, dilation, groups):
+        return conv_direct.direct_weight_grad(x, gy, weight_shape, padding)
     N = x.shape[0]
     O, _, KH, KW = weight_shape
     G = groups

@@ -10,27 +10,36 @@ A new threshold gets its entry here, and the tests that cover its kernel list it
 import contextlib
 import importlib
 
-from scratchnet.kernels import conv, threads, workspace
+from scratchnet.kernels import conv, conv_direct, threads, workspace
 
 im2col = importlib.import_module("scratchnet.kernels.im2col")   # the package exports a function
 
 NEVER = 2**62           # a threshold no test size reaches
 
+# conv's direct path (few channels at stride 1) takes every stride-1 case of the tests'
+# sizes; the paths that test im2col's products turn it off
+IM2COL_PRODUCTS = {(conv_direct, "DIRECT_MAX_CHANNELS"): 0}
+
 PATHS = {
     "default": {},
     # im2col: a stride-1 tap with OW = W copied as one shifted run, or element by element
-    "shifted taps": {(im2col, "SHIFTED_TAP_MIN"): 0},
-    "element-wise taps": {(im2col, "SHIFTED_TAP_MIN"): NEVER},
+    "shifted taps": {(im2col, "SHIFTED_TAP_MIN"): 0, **IM2COL_PRODUCTS},
+    "element-wise taps": {(im2col, "SHIFTED_TAP_MIN"): NEVER, **IM2COL_PRODUCTS},
     # conv: tiles of one output row (the bands of large maps: im2col starts at a row > 0),
     # with either kind of tap; samples merged into one GEMM (small maps) or one product each
-    "row bands, shifted taps": {(workspace, "TILE_BYTES"): 1, (im2col, "SHIFTED_TAP_MIN"): 0},
+    "row bands, shifted taps": {(workspace, "TILE_BYTES"): 1, (im2col, "SHIFTED_TAP_MIN"): 0,
+                                **IM2COL_PRODUCTS},
     "row bands, element-wise taps": {(workspace, "TILE_BYTES"): 1,
-                                     (im2col, "SHIFTED_TAP_MIN"): NEVER},
-    "merged samples": {(conv, "MERGE_BELOW"): NEVER},
-    "per-sample products": {(conv, "MERGE_BELOW"): 0},
+                                     (im2col, "SHIFTED_TAP_MIN"): NEVER, **IM2COL_PRODUCTS},
+    "merged samples": {(conv, "MERGE_BELOW"): NEVER, **IM2COL_PRODUCTS},
+    "per-sample products": {(conv, "MERGE_BELOW"): 0, **IM2COL_PRODUCTS},
+    # conv's direct path for every product, the input gradient's too
+    "direct": {(conv_direct, "INPUT_GRAD_MAX_PADDED"): NEVER},
     # every kernel and product shared out among two workers, however little its work
     "threads": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
                 (threads, "_num_threads"): 2},
+    "threads, im2col": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
+                        (threads, "_num_threads"): 2, **IM2COL_PRODUCTS},
 }
 IM2COL_PATHS = ["default", "shifted taps", "element-wise taps", "threads"]
 CONV_PATHS = list(PATHS)

@@ -133,7 +133,45 @@ def test_per_sample_products_of_several_sample_groups_add_up_at_their_natural_si
     products onto its part of gW."""
     assert len(workspace.tiles(40, 28, 25 * 28 * 8, np, one_product_per_sample=True)[0]) > 2
     case = ((40, 1, 32, 32), (6, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1, (28, 28), True)
-    _check(case, np.random.default_rng(3))
+    with forced("per-sample products"):                 # not the direct path LeNet-5 takes
+        _check(case, np.random.default_rng(3))
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding", [
+    ((9, 1, 32, 32), (6, 1, 5, 5), (0, 0)),       # LeNet-5's layers
+    ((9, 6, 14, 14), (16, 6, 5, 5), (0, 0)),
+    ((9, 8, 12, 10), (16, 8, 3, 3), (1, 2)),      # the most channels it takes, padded
+])
+def test_direct_path_at_its_natural_sizes(x_shape, w_shape, padding):
+    """Few channels at stride 1 skip the columns (conv_direct.py), each of two workers a
+    block of samples, and still equal the whole-matrix references bit for bit."""
+    from scratchnet.kernels import conv_direct
+    x = np.zeros(x_shape)
+    assert conv_direct.applies(x, w_shape, (1, 1), (1, 1), 1)
+    out = _shapes.conv_output_hw(x_shape, w_shape[2:], (1, 1), padding, (1, 1))
+    case = (x_shape, w_shape, (1, 1), padding, (1, 1), 1, out, True)
+    for path in ("direct", "threads"):
+        with forced(path):
+            _check(case, np.random.default_rng(5))
+
+
+def test_direct_path_in_float32_matches_torch():
+    """LeNet-5's second layer in float32: forward and both gradients against torch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((16, 6, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    gy = rng.standard_normal((16, 16, 10, 10)).astype(np.float32)
+    geometry = ((1, 1), (0, 0), (1, 1), 1)
+    X, Wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    Y = torch.nn.functional.conv2d(X, Wt)
+    Y.backward(torch.tensor(gy))
+    with forced("direct"):
+        ours = [conv2d_forward(x, w, None, *geometry), conv2d_input_grad(gy, w, x.shape, *geometry),
+                conv2d_weight_grad(x, gy, w.shape, *geometry)]
+    for a, t in zip(ours, (Y, X.grad, Wt.grad)):
+        t = t.detach().numpy()
+        np.testing.assert_allclose(a, t, rtol=1e-5, atol=1e-5 * np.abs(t).max())
 
 
 def test_an_empty_batch_gives_a_zero_weight_gradient():
