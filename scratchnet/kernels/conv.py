@@ -29,8 +29,9 @@ added in worker order, the rows shared out among the workers (so gW, unlike y an
 differ in the last bits between thread counts).
 
 Four shape-dependent paths. Few channels at stride 1 (C·O up to 128: LeNet-5) skip the
-columns altogether: conv_direct.py reads the padded planes in place. Otherwise, kernel taps that read only padding, for every output position,
-are dropped first (``live_taps``): each entry point then runs on the live block of the kernel
+columns altogether: conv_direct.py reads the padded planes in place. Otherwise, kernel taps
+that read only padding, for every output position, are dropped first (``live_taps``): each
+entry point then runs on the live block of the kernel
 with the padding that keeps those taps on the same pixels, and the weight gradient of the
 dead taps is 0. On a 1×1 map a 3×3 kernel with padding 1 keeps its centre tap only (ResNet's
 layer4 at 32×32 input: a ninth of the work). A 1×1 kernel with stride 1 and no padding (so
