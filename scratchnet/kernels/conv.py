@@ -50,12 +50,17 @@ from ..backend import get_array_module
 from . import threads, workspace
 from ._shapes import conv_output_hw
 from .im2col import _inside, col2im, col2im_reference, im2col, im2col_reference
+from .winograd import winograd_forward, winograd_input_grad, winograd_weight_grad
 
 # Below this many output positions per tile, the per-sample products are thin (ResNet's 4×4
 # and 2×2 maps at 32×32 input, where each sample's weight gradient is a whole (O, K) product
 # to add up): the tile's samples are then laid side by side, so that one GEMM covers them all.
 # At 64 positions (ResNet-18's 8×8 layer1) one product per sample measured faster.
 MERGE_BELOW = 64
+
+# Stride-1 3×3 convolutions with at least this many input and output channels go through
+# Winograd F(2×2, 3×3) (kernels/winograd.py) on the CPU; fewer channels keep im2col.
+WINOGRAD_MIN_CHANNELS = 16
 
 
 def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=None):
@@ -73,6 +78,8 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
     if live is not None:
         taps, padding = live
         return conv2d_forward(x, weight[taps], bias, stride, padding, dilation, groups, out_size)
+    if _winograd(xp, weight.shape, stride, padding, dilation, groups):
+        return winograd_forward(x, weight, bias, padding, out_size)
     conv = _Conv(weight.shape, stride, padding, dilation, groups, tuple(out_size))
     G, (OH, OW) = groups, out_size
     w = weight.reshape(G, O // G, -1)                              # (G, O/G, K)
@@ -109,6 +116,8 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
         taps, padding = live
         return conv2d_input_grad(gy, weight[taps], input_shape, stride, padding, dilation,
                                  groups)
+    if _winograd(xp, weight.shape, stride, padding, dilation, groups):
+        return winograd_input_grad(gy, weight, input_shape, padding)
     N, C, H, W = input_shape
     O, _, KH, KW = weight.shape
     G = groups
@@ -153,6 +162,8 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
         gw = xp.zeros(weight_shape, x.dtype)
         gw[taps] = conv2d_weight_grad(x, gy, gw[taps].shape, stride, padding, dilation, groups)
         return gw
+    if _winograd(xp, weight_shape, stride, padding, dilation, groups):
+        return winograd_weight_grad(x, gy, weight_shape, padding)
     N = x.shape[0]
     O, _, KH, KW = weight_shape
     G = groups
@@ -212,6 +223,16 @@ def live_taps(x_shape, weight_shape, stride, padding, dilation, out_size):
     if not trimmed:
         return None
     return (slice(None), slice(None), *block), tuple(pads)
+
+
+def _winograd(xp, weight_shape, stride, padding, dilation, groups):
+    """Whether a convolution goes through Winograd F(2×2, 3×3): NumPy arrays, a 3×3 kernel
+    with stride 1, dilation 1, one group, padding at most 2 (the input gradient's padding is
+    2 − P) and at least ``WINOGRAD_MIN_CHANNELS`` input and output channels."""
+    O, C, KH, KW = weight_shape
+    return (xp is np and (KH, KW) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1)
+            and groups == 1 and max(padding) <= 2 and min(O, C) >= WINOGRAD_MIN_CHANNELS)
 
 
 def _sum_products(a, b, out, add, worker):

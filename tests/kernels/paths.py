@@ -10,7 +10,7 @@ A new threshold gets its entry here, and the tests that cover its kernel list it
 import contextlib
 import importlib
 
-from scratchnet.kernels import conv, threads, workspace
+from scratchnet.kernels import conv, threads, winograd, workspace
 
 im2col = importlib.import_module("scratchnet.kernels.im2col")   # the package exports a function
 
@@ -31,8 +31,16 @@ PATHS = {
     # every kernel and product shared out among two workers, however little its work
     "threads": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
                 (threads, "_num_threads"): 2},
+    # conv: stride-1 3×3 kernels through Winograd F(2×2, 3×3) whatever their channels, in
+    # blocks of whole samples, in blocks of one tile row, and shared out among two workers
+    "winograd": {(conv, "WINOGRAD_MIN_CHANNELS"): 0},
+    "winograd, tile-row blocks": {(conv, "WINOGRAD_MIN_CHANNELS"): 0,
+                                  (winograd, "BLOCK_BYTES"): 1},
+    "winograd, threads": {(conv, "WINOGRAD_MIN_CHANNELS"): 0, (threads, "GEMM_GRAIN"): 1,
+                          (threads, "_num_threads"): 2},
 }
 IM2COL_PATHS = ["default", "shifted taps", "element-wise taps", "threads"]
+WINOGRAD_PATHS = ["winograd", "winograd, tile-row blocks", "winograd, threads"]
 CONV_PATHS = list(PATHS)
 PARALLEL_PATHS = ["default", "threads"]
 

@@ -1,0 +1,232 @@
+"""Winograd F(2×2, 3×3): stride-1 3×3 convolutions with 16 multiplications per 2×2 outputs
+instead of 36, on the CPU (NumPy arrays only; kernels/conv.py calls it and keeps im2col as the
+reference, the fallback and the GPU path).
+
+Notation: im2col.py. The output is cut into 2×2 tiles, TH = ⌈OH/2⌉ by TW = ⌈OW/2⌉ of them;
+tile (th, tw) reads the 4×4 input patch d at rows 2·th − PH .. +3, columns 2·tw − PW .. +3
+(zeros outside the input, so padding and out_size larger than the symmetric size cost
+nothing special; outputs past OH or OW are cropped). With the matrices of Lavin & Gray (2016)
+
+    Bᵀ = [1  0 -1  0]     G = [ 1    0    0 ]     Aᵀ = [1  1  1  0]
+         [0  1  1  0]         [1/2  1/2  1/2]          [0  1 -1 -1]
+         [0 -1  1  0]         [1/2 -1/2  1/2]
+         [0  1  0 -1]         [ 0    0    1 ]
+
+every tile is y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A. Summed over input channels, the 16 entries ξ of
+the 4×4 transforms are 16 independent matrix products, which is where the time goes:
+
+    U[ξ] = (G W[o, c] Gᵀ)[ξ]                   (16, O, C)   once per call
+    V[ξ] = (Bᵀ d[c, t] B)[ξ]                   (16, C, T)   a block of T tiles
+    M[ξ] = U[ξ] · V[ξ]                         (16, O, T)   one batched matmul
+    y[o, t] = Aᵀ M[:, o, t] A                   2×2 per tile
+
+Backward (this is a linear map of x and of W):
+
+    input grad:  gx = the same kind of convolution of gy, with the kernel flipped and its
+                 channel axes swapped, W'[c, o] = W[o, c, ::-1, ::-1], and padding 2 − P
+                 (gx[i] = Σ_k gy[i − k + P] W[k]); out_size = (H, W).
+    weight grad: Z[ξ] = (A gy[o, t] Aᵀ)[ξ]     (16, O, T)   gy's 2×2 tile spread to 4×4
+                 S[ξ] = Σ_{n, t} Z[ξ] · V[ξ]ᵀ   (16, O, C)   batched matmuls, summed
+                 gW[o, c] = Gᵀ S[:, o, c] G     3×3
+
+Every transform uses only 0, ±1 and ±1/2, so integer-valued inputs give exact results (the
+conv tests compare bit for bit with the im2col references). In float32 the extra additions
+of the transforms cost a little accuracy against im2col (benchmarks/README.md).
+
+Work is cut into blocks of T tiles (a band of tile rows of one sample, or several whole
+samples for small maps) whose V and M fit ``BLOCK_BYTES``, so that the transforms and the
+matmul meet in cache; blocks go to scratchnet's workers (threads.parallel_for), each with its
+own buffers and single-threaded BLAS. The weight gradient's partial sums S are per worker,
+added in worker order (the same bits on every run with the same workers).
+"""
+import numba
+import numpy as np
+
+from . import threads, workspace
+
+# V and M of one block (16·(C + O)·T entries) take at most this many bytes
+BLOCK_BYTES = 1 << 20
+
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+# (G g Gᵀ)[i, j] = Σ_{a, b} G[i, a] G[j, b] g[a, b]: one (16, 9) matrix on the flat 3×3 g
+_GG = np.kron(_G, _G)
+
+
+def winograd_forward(x, weight, bias, padding, out_size):
+    """x (N, C, H, W), W (O, C, 3, 3), b (O,) or None -> y (N, O, OH, OW): a stride-1 3×3
+    convolution with padding (PH, PW) before the input and output size ``out_size``."""
+    N, C = x.shape[:2]
+    O = weight.shape[0]
+    OH, OW = out_size
+    u = (_GG @ weight.reshape(O * C, 9).T.astype(np.float64)).astype(x.dtype)
+    u = u.reshape(16, O, C)                                        # U[4i + j] = (G W Gᵀ)[i, j]
+    y = np.empty((N, O, OH, OW), x.dtype)
+    b = np.zeros(O, x.dtype) if bias is None else bias.astype(x.dtype, copy=False)
+    blocks, workers = _blocks(x.shape, O, out_size, x.dtype)
+
+    def work(block, worker):
+        s, rows = block
+        v = _transformed_input(x, s, rows, padding, out_size, worker)
+        m = workspace.buffer(f"wino_m{worker}", (16, O, v.shape[2]), x.dtype, np)
+        np.matmul(u, v, out=m)
+        _output_tiles(m, y[s], rows.start, rows.stop, b, bias is not None)
+    threads.parallel_for(blocks, work, workers)
+    return y
+
+
+def winograd_input_grad(gy, weight, input_shape, padding):
+    """gy (N, O, OH, OW), W (O, C, 3, 3) -> gx of ``input_shape`` (N, C, H, W): the forward
+    of gy with W[o, c, ::-1, ::-1] as a (C, O, 3, 3) kernel and padding 2 − P (PH, PW <= 2)."""
+    flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    return winograd_forward(gy, flipped, None, (2 - padding[0], 2 - padding[1]),
+                            input_shape[2:])
+
+
+def winograd_weight_grad(x, gy, weight_shape, padding):
+    """x (N, C, H, W), gy (N, O, OH, OW) -> gW (O, C, 3, 3) = Gᵀ [Σ_{n,t} Z ⊙ V] G."""
+    O, C = weight_shape[:2]
+    blocks, workers = _blocks(x.shape, O, gy.shape[2:], x.dtype)
+    if not blocks:
+        return np.zeros(weight_shape, x.dtype)
+    # worker 0 sums into s itself, the others into buffers added to it at the end
+    parts = [np.zeros((16, O, C), x.dtype)] + [
+        workspace.buffer(f"wino_s{w}", (16, O, C), x.dtype, np) for w in range(1, workers)]
+    started = [False] * workers
+
+    def work(block, worker):
+        s, rows = block
+        v = _transformed_input(x, s, rows, padding, gy.shape[2:], worker)
+        z = workspace.buffer(f"wino_m{worker}", (16, O, v.shape[2]), x.dtype, np)
+        _spread_tiles(gy[s], z, rows.start, rows.stop)
+        if started[worker]:
+            product = workspace.buffer(f"wino_p{worker}", (16, O, C), x.dtype, np)
+            np.matmul(z, v.transpose(0, 2, 1), out=product)        # (16, O, T) @ (16, T, C)
+            parts[worker] += product
+        else:
+            np.matmul(z, v.transpose(0, 2, 1), out=parts[worker])
+            started[worker] = True
+    threads.parallel_for(blocks, work, workers)
+    total = parts[0]
+    for part, used in zip(parts[1:], started[1:]):                  # in worker order
+        if used:
+            total += part
+    gw = _GG.T @ total.reshape(16, O * C).astype(np.float64)        # (9, O·C): Gᵀ S G
+    return np.ascontiguousarray(gw.T, x.dtype).reshape(weight_shape)
+
+
+def _blocks(x_shape, O, out_size, dtype):
+    """([(sample slice, tile-row slice)], workers): a band of tile rows of one sample when a
+    sample's tiles exceed ``BLOCK_BYTES``, else groups of whole samples that fit it."""
+    N, C = x_shape[:2]
+    TH, TW = (out_size[0] + 1) // 2, (out_size[1] + 1) // 2
+    per_tile = 16 * (C + O) * np.dtype(dtype).itemsize
+    fit = max(1, BLOCK_BYTES // per_tile)                          # tiles per block
+    workers = threads.workers_for(N, 16 * N * O * C * TH * TW, threads.GEMM_GRAIN)
+    if TH * TW == 0 or N == 0:
+        return [], 1
+    if TH * TW > fit:
+        rows = max(1, fit // TW)
+        bands = [slice(r, min(r + rows, TH)) for r in range(0, TH, rows)]
+        return [(slice(n, n + 1), band) for n in range(N) for band in bands], workers
+    per_block = max(1, min(fit // (TH * TW), -(-N // workers)))    # every worker has work
+    blocks = [(slice(n, min(n + per_block, N)), slice(0, TH)) for n in range(0, N, per_block)]
+    return blocks, max(1, min(workers, len(blocks)))
+
+
+def _transformed_input(x, s, rows, padding, out_size, worker):
+    """V (16, C, T) of samples s and tile rows ``rows`` (T = n · rows · TW, sample-major)."""
+    n, C = s.stop - s.start, x.shape[1]
+    TW = (out_size[1] + 1) // 2
+    v = workspace.buffer(f"wino_v{worker}", (16, C, n * (rows.stop - rows.start) * TW),
+                         x.dtype, np)
+    _input_tiles(x[s], v, rows.start, rows.stop, TW, padding[0], padding[1])
+    return v
+
+
+@numba.njit(cache=True, nogil=True)
+def _input_tiles(x, v, t0, t1, TW, PH, PW):
+    """v[ξ, c, t] = (Bᵀ d B)[ξ] for the 4×4 patch d of channel c read by tile t, the tiles of
+    rows t0 .. t1 − 1 of each of x's samples in turn (zeros outside x). Bᵀ combines the
+    patch rows of a whole tile row at once (padded copies of the 4 input rows, contiguous
+    loops), then B the columns, tile by tile."""
+    N, C, H, W = x.shape
+    L = 2 * TW + 2                                  # padded row: column q at q + PW
+    width = min(W, L - PW)
+    rows = np.zeros((4, L), x.dtype)
+    t = np.empty((4, L), x.dtype)
+    for c in range(C):
+        for n in range(N):
+            img = x[n, c]
+            for th in range(t0, t1):
+                col = (n * (t1 - t0) + th - t0) * TW
+                for i in range(4):
+                    r = 2 * th - PH + i
+                    if 0 <= r < H:
+                        rows[i, PW:PW + width] = img[r, :width]
+                    else:
+                        rows[i, PW:PW + width] = 0
+                for q in range(L):                  # Bᵀ d
+                    a0, a1, a2, a3 = rows[0, q], rows[1, q], rows[2, q], rows[3, q]
+                    t[0, q], t[1, q], t[2, q], t[3, q] = a0 - a2, a1 + a2, a2 - a1, a1 - a3
+                for i in range(4):                  # (Bᵀ d) B
+                    out0, out1 = v[4 * i, c, col:col + TW], v[4 * i + 1, c, col:col + TW]
+                    out2, out3 = v[4 * i + 2, c, col:col + TW], v[4 * i + 3, c, col:col + TW]
+                    for k in range(TW):
+                        a0, a1, a2, a3 = t[i, 2 * k], t[i, 2 * k + 1], t[i, 2 * k + 2], \
+                            t[i, 2 * k + 3]
+                        out0[k], out1[k], out2[k], out3[k] = a0 - a2, a1 + a2, a2 - a1, a1 - a3
+
+
+@numba.njit(cache=True, nogil=True)
+def _output_tiles(m, y, t0, t1, b, add_bias):
+    """y[n, o, 2·th + a, 2·tw + b] = (Aᵀ m[:, o, t] A)[a, b] (+ b[o]) for the tiles t of rows
+    t0 .. t1 − 1 of y's samples, cropped at OH and OW."""
+    N, O, OH, OW = y.shape
+    TW = (OW + 1) // 2
+    r = np.empty((2, 4, TW), m.dtype)               # Aᵀ m of one tile row
+    row = np.empty(2 * TW, m.dtype)
+    for n in range(N):
+        for o in range(O):
+            bias = b[o] if add_bias else b[o] * 0
+            for th in range(t0, t1):
+                col = (n * (t1 - t0) + th - t0) * TW
+                for j in range(4):
+                    m0, m1 = m[j, o, col:col + TW], m[4 + j, o, col:col + TW]
+                    m2, m3 = m[8 + j, o, col:col + TW], m[12 + j, o, col:col + TW]
+                    for k in range(TW):
+                        r[0, j, k] = m0[k] + m1[k] + m2[k]
+                        r[1, j, k] = m1[k] - m2[k] - m3[k]
+                for a in range(2):
+                    if 2 * th + a < OH:
+                        for k in range(TW):
+                            row[2 * k] = r[a, 0, k] + r[a, 1, k] + r[a, 2, k] + bias
+                            row[2 * k + 1] = r[a, 1, k] - r[a, 2, k] - r[a, 3, k] + bias
+                        y[n, o, 2 * th + a, :] = row[:OW]
+
+
+@numba.njit(cache=True, nogil=True)
+def _spread_tiles(gy, z, t0, t1):
+    """z[ξ, o, t] = (A g Aᵀ)[ξ] for gy's 2×2 tile g (zeros past OH, OW) of tile t, the tiles
+    of rows t0 .. t1 − 1 of gy's samples in turn; A = [[1, 0], [1, 1], [1, −1], [0, −1]]."""
+    N, O, OH, OW = gy.shape
+    TW = (OW + 1) // 2
+    g = np.zeros((2, 2 * TW), gy.dtype)             # the tile row's 2 rows, padded
+    e = np.empty((4, 2 * TW), gy.dtype)             # A g
+    for o in range(O):
+        for n in range(N):
+            for th in range(t0, t1):
+                col = (n * (t1 - t0) + th - t0) * TW
+                g[0, :OW] = gy[n, o, 2 * th]
+                if 2 * th + 1 < OH:
+                    g[1, :OW] = gy[n, o, 2 * th + 1]
+                else:
+                    g[1, :OW] = 0
+                for q in range(2 * TW):
+                    a, c = g[0, q], g[1, q]
+                    e[0, q], e[1, q], e[2, q], e[3, q] = a, a + c, a - c, -c
+                for i in range(4):
+                    out0, out1 = z[4 * i, o, col:col + TW], z[4 * i + 1, o, col:col + TW]
+                    out2, out3 = z[4 * i + 2, o, col:col + TW], z[4 * i + 3, o, col:col + TW]
+                    for k in range(TW):
+                        a, c = e[i, 2 * k], e[i, 2 * k + 1]
+                        out0[k], out1[k], out2[k], out3[k] = a, a + c, a - c, -c
