@@ -45,21 +45,29 @@ import numpy as np
 from . import threads, workspace
 
 # V and M of one block (16·(C + O)·T entries) take at most this many bytes
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 4 << 20
 
-_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-# (G g Gᵀ)[i, j] = Σ_{a, b} G[i, a] G[j, b] g[a, b]: one (16, 9) matrix on the flat 3×3 g
-_GG = np.kron(_G, _G)
 
 
 def winograd_forward(x, weight, bias, padding, out_size):
     """x (N, C, H, W), W (O, C, 3, 3), b (O,) or None -> y (N, O, OH, OW): a stride-1 3×3
     convolution with padding (PH, PW) before the input and output size ``out_size``."""
+    return _forward(x, _transformed_weight(weight, x.dtype, flip=False), bias, padding,
+                    out_size)
+
+
+def winograd_input_grad(gy, weight, input_shape, padding):
+    """gy (N, O, OH, OW), W (O, C, 3, 3) -> gx of ``input_shape`` (N, C, H, W): the forward
+    of gy with W[o, c, ::-1, ::-1] as a (C, O, 3, 3) kernel and padding 2 − P (PH, PW <= 2)."""
+    return _forward(gy, _transformed_weight(weight, gy.dtype, flip=True), None,
+                    (2 - padding[0], 2 - padding[1]), input_shape[2:])
+
+
+def _forward(x, u, bias, padding, out_size):
+    """x (N, C, H, W), U (16, O, C) -> y (N, O, OH, OW) = Aᵀ [U · V] A (+ b)."""
     N, C = x.shape[:2]
-    O = weight.shape[0]
+    O = u.shape[1]
     OH, OW = out_size
-    u = (_GG @ weight.reshape(O * C, 9).T.astype(np.float64)).astype(x.dtype)
-    u = u.reshape(16, O, C)                                        # U[4i + j] = (G W Gᵀ)[i, j]
     y = np.empty((N, O, OH, OW), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else bias.astype(x.dtype, copy=False)
     blocks, workers = _blocks(x.shape, O, out_size, x.dtype)
@@ -72,14 +80,6 @@ def winograd_forward(x, weight, bias, padding, out_size):
         _output_tiles(m, y[s], rows.start, rows.stop, b, bias is not None)
     threads.parallel_for(blocks, work, workers)
     return y
-
-
-def winograd_input_grad(gy, weight, input_shape, padding):
-    """gy (N, O, OH, OW), W (O, C, 3, 3) -> gx of ``input_shape`` (N, C, H, W): the forward
-    of gy with W[o, c, ::-1, ::-1] as a (C, O, 3, 3) kernel and padding 2 − P (PH, PW <= 2)."""
-    flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    return winograd_forward(gy, flipped, None, (2 - padding[0], 2 - padding[1]),
-                            input_shape[2:])
 
 
 def winograd_weight_grad(x, gy, weight_shape, padding):
@@ -110,8 +110,22 @@ def winograd_weight_grad(x, gy, weight_shape, padding):
     for part, used in zip(parts[1:], started[1:]):                  # in worker order
         if used:
             total += part
-    gw = _GG.T @ total.reshape(16, O * C).astype(np.float64)        # (9, O·C): Gᵀ S G
-    return np.ascontiguousarray(gw.T, x.dtype).reshape(weight_shape)
+    gw = np.empty(weight_shape, x.dtype)
+    threads.parallel_range(O, lambda start, stop: _weight_back(total, gw, start, stop),
+                           16 * 9 * O * C)
+    return gw
+
+
+def _transformed_weight(weight, dtype, flip):
+    """U (16, O, C) of W (O, C, 3, 3), or with ``flip`` U (16, C, O) of the input gradient's
+    kernel W[o, c, ::-1, ::-1] seen as (C, O, 3, 3)."""
+    O, C = weight.shape[:2]
+    P, Q = (C, O) if flip else (O, C)
+    u = np.empty((16, P, Q), dtype)
+    weight = np.ascontiguousarray(weight)
+    threads.parallel_range(P, lambda start, stop: _weight_tiles(weight, u, start, stop, flip),
+                           16 * 9 * O * C)
+    return u
 
 
 def _blocks(x_shape, O, out_size, dtype):
@@ -125,10 +139,13 @@ def _blocks(x_shape, O, out_size, dtype):
     if TH * TW == 0 or N == 0:
         return [], 1
     if TH * TW > fit:
-        rows = max(1, fit // TW)
+        count = -(-TH // max(1, fit // TW))                         # bands of equal size
+        rows = -(-TH // count)
         bands = [slice(r, min(r + rows, TH)) for r in range(0, TH, rows)]
         return [(slice(n, n + 1), band) for n in range(N) for band in bands], workers
-    per_block = max(1, min(fit // (TH * TW), -(-N // workers)))    # every worker has work
+    chunks = -(-N // max(1, fit // (TH * TW)))                    # blocks that fit ...
+    chunks = -(-chunks // workers) * workers                       # ... a multiple of W
+    per_block = -(-N // chunks)
     blocks = [(slice(n, min(n + per_block, N)), slice(0, TH)) for n in range(0, N, per_block)]
     return blocks, max(1, min(workers, len(blocks)))
 
@@ -141,6 +158,47 @@ def _transformed_input(x, s, rows, padding, out_size, worker):
                          x.dtype, np)
     _input_tiles(x[s], v, rows.start, rows.stop, TW, padding[0], padding[1])
     return v
+
+
+@numba.njit(cache=True, nogil=True)
+def _weight_tiles(w, u, p0, p1, flip):
+    """u[ξ, p, q] = (G g Gᵀ)[ξ] with g = w[p, q], or with ``flip`` g = w[q, p, ::-1, ::-1],
+    for p in [p0, p1); in float64, rounded once."""
+    g = np.empty((3, 3))
+    t = np.empty((4, 3))                            # G g
+    for p in range(p0, p1):
+        for q in range(u.shape[2]):
+            for a in range(3):
+                for b in range(3):
+                    g[a, b] = w[q, p, 2 - a, 2 - b] if flip else w[p, q, a, b]
+            for b in range(3):
+                t[0, b], t[3, b] = g[0, b], g[2, b]
+                t[1, b] = (g[0, b] + g[1, b] + g[2, b]) * 0.5
+                t[2, b] = (g[0, b] - g[1, b] + g[2, b]) * 0.5
+            for i in range(4):                      # (G g) Gᵀ
+                u[4 * i, p, q], u[4 * i + 3, p, q] = t[i, 0], t[i, 2]
+                u[4 * i + 1, p, q] = (t[i, 0] + t[i, 1] + t[i, 2]) * 0.5
+                u[4 * i + 2, p, q] = (t[i, 0] - t[i, 1] + t[i, 2]) * 0.5
+
+
+@numba.njit(cache=True, nogil=True)
+def _weight_back(s, gw, o0, o1):
+    """gw[o, c] = Gᵀ S G for the 4×4 S = s[:, o, c], o in [o0, o1); in float64."""
+    S = np.empty((4, 4))
+    t = np.empty((3, 4))                            # Gᵀ S
+    for o in range(o0, o1):
+        for c in range(gw.shape[1]):
+            for k in range(16):
+                S[k // 4, k % 4] = s[k, o, c]
+            for j in range(4):
+                half = (S[1, j] + S[2, j]) * 0.5
+                t[0, j], t[1, j], t[2, j] = S[0, j] + half, (S[1, j] - S[2, j]) * 0.5, \
+                    half + S[3, j]
+            for a in range(3):
+                half = (t[a, 1] + t[a, 2]) * 0.5
+                gw[o, c, a, 0] = t[a, 0] + half
+                gw[o, c, a, 1] = (t[a, 1] - t[a, 2]) * 0.5
+                gw[o, c, a, 2] = half + t[a, 3]
 
 
 @numba.njit(cache=True, nogil=True)
