@@ -238,28 +238,35 @@ def _input_tiles(x, v, t0, t1, TW, PH, PW):
 @numba.njit(cache=True, nogil=True)
 def _output_tiles(m, y, t0, t1, b, add_bias):
     """y[n, o, 2·th + a, 2·tw + b] = (Aᵀ m[:, o, t] A)[a, b] (+ b[o]) for the tiles t of rows
-    t0 .. t1 − 1 of y's samples, cropped at OH and OW."""
+    t0 .. t1 − 1 of y's samples, cropped at OH and OW. Aᵀ first, over all T tiles of one
+    output channel at once (long contiguous loops), then A row by row."""
     N, O, OH, OW = y.shape
     TW = (OW + 1) // 2
-    r = np.empty((2, 4, TW), m.dtype)               # Aᵀ m of one tile row
-    row = np.empty(2 * TW, m.dtype)
-    for n in range(N):
-        for o in range(O):
-            bias = b[o] if add_bias else b[o] * 0
+    R, T = t1 - t0, m.shape[2]
+    r = np.empty((8, T), m.dtype)                   # (Aᵀ m)[a, j] in row 4·a + j
+    pairs = OW // 2                                 # tiles with both output columns inside
+    for o in range(O):
+        for j in range(4):
+            m0, m1, m2, m3 = m[j, o], m[4 + j, o], m[8 + j, o], m[12 + j, o]
+            r0, r1 = r[j], r[4 + j]
+            for t in range(T):
+                r0[t] = m0[t] + m1[t] + m2[t]
+                r1[t] = m1[t] - m2[t] - m3[t]
+        bias = b[o] if add_bias else b[o] * 0
+        for n in range(N):
             for th in range(t0, t1):
-                col = (n * (t1 - t0) + th - t0) * TW
-                for j in range(4):
-                    m0, m1 = m[j, o, col:col + TW], m[4 + j, o, col:col + TW]
-                    m2, m3 = m[8 + j, o, col:col + TW], m[12 + j, o, col:col + TW]
-                    for k in range(TW):
-                        r[0, j, k] = m0[k] + m1[k] + m2[k]
-                        r[1, j, k] = m1[k] - m2[k] - m3[k]
+                s = (n * R + th - t0) * TW
                 for a in range(2):
-                    if 2 * th + a < OH:
-                        for k in range(TW):
-                            row[2 * k] = r[a, 0, k] + r[a, 1, k] + r[a, 2, k] + bias
-                            row[2 * k + 1] = r[a, 1, k] - r[a, 2, k] - r[a, 3, k] + bias
-                        y[n, o, 2 * th + a, :] = row[:OW]
+                    if 2 * th + a >= OH:
+                        continue
+                    out = y[n, o, 2 * th + a]
+                    q0, q1 = r[4 * a, s:s + TW], r[4 * a + 1, s:s + TW]
+                    q2, q3 = r[4 * a + 2, s:s + TW], r[4 * a + 3, s:s + TW]
+                    for k in range(pairs):
+                        out[2 * k] = q0[k] + q1[k] + q2[k] + bias
+                        out[2 * k + 1] = q1[k] - q2[k] - q3[k] + bias
+                    if OW % 2:
+                        out[OW - 1] = q0[pairs] + q1[pairs] + q2[pairs] + bias
 
 
 @numba.njit(cache=True, nogil=True)
