@@ -44,8 +44,12 @@ import numpy as np
 
 from . import threads, workspace
 
-# V and M of one block (16·(C + O)·T entries) take at most this many bytes
+# A block of T tiles: V and M (16·(C + O)·T entries) in at most BLOCK_BYTES, unless that is
+# fewer than MIN_BLOCK_TILES tiles: the 16 products (O, C) · (C, T) then read U[ξ] (O·C
+# entries) for too little work each (512 channels on a 7×7 map: 4 MB blocks of 64 tiles took
+# 1.3x the time of 256 tiles, benchmarks/README.md).
 BLOCK_BYTES = 4 << 20
+MIN_BLOCK_TILES = 256
 
 
 
@@ -129,12 +133,13 @@ def _transformed_weight(weight, dtype, flip):
 
 
 def _blocks(x_shape, O, out_size, dtype):
-    """([(sample slice, tile-row slice)], workers): a band of tile rows of one sample when a
-    sample's tiles exceed ``BLOCK_BYTES``, else groups of whole samples that fit it."""
+    """([(sample slice, tile-row slice)], workers): bands of tile rows of one sample when a
+    sample has more tiles than a block holds, else groups of whole samples, as many blocks
+    as a multiple of the workers."""
     N, C = x_shape[:2]
     TH, TW = (out_size[0] + 1) // 2, (out_size[1] + 1) // 2
     per_tile = 16 * (C + O) * np.dtype(dtype).itemsize
-    fit = max(1, BLOCK_BYTES // per_tile)                          # tiles per block
+    fit = max(1, BLOCK_BYTES // per_tile, MIN_BLOCK_TILES)         # tiles per block
     workers = threads.workers_for(N, 16 * N * O * C * TH * TW, threads.GEMM_GRAIN)
     if TH * TW == 0 or N == 0:
         return [], 1

@@ -33,11 +33,14 @@ PATHS = {
                 (threads, "_num_threads"): 2},
     # conv: stride-1 3×3 kernels through Winograd F(2×2, 3×3) whatever their channels, in
     # blocks of whole samples, in blocks of one tile row, and shared out among two workers
-    "winograd": {(conv, "WINOGRAD_MIN_CHANNELS"): 0},
+    "winograd": {(conv, "WINOGRAD_MIN_CHANNELS"): 0, (conv, "WINOGRAD_MAX_GROWTH"): NEVER},
     "winograd, tile-row blocks": {(conv, "WINOGRAD_MIN_CHANNELS"): 0,
-                                  (winograd, "BLOCK_BYTES"): 1},
-    "winograd, threads": {(conv, "WINOGRAD_MIN_CHANNELS"): 0, (threads, "GEMM_GRAIN"): 1,
-                          (threads, "_num_threads"): 2},
+                                  (conv, "WINOGRAD_MAX_GROWTH"): NEVER,
+                                  (winograd, "BLOCK_BYTES"): 1,
+                                  (winograd, "MIN_BLOCK_TILES"): 1},
+    "winograd, threads": {(conv, "WINOGRAD_MIN_CHANNELS"): 0,
+                          (conv, "WINOGRAD_MAX_GROWTH"): NEVER, (threads, "GRAIN_SIZE"): 1,
+                          (threads, "GEMM_GRAIN"): 1, (threads, "_num_threads"): 2},
 }
 IM2COL_PATHS = ["default", "shifted taps", "element-wise taps", "threads"]
 WINOGRAD_PATHS = ["winograd", "winograd, tile-row blocks", "winograd, threads"]
