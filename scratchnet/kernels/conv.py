@@ -41,6 +41,12 @@ back in NCHW order, the weight gradient one (O/G, n·T) · (n·T, K) GEMM (gy's 
 out the same way), and the input gradient's columns are folded back by col2im from that
 layout. Only gy and y are copied between layouts, never the columns (K = 9·C/G rows for a
 3×3 kernel).
+
+A fourth path, after the dead taps are dropped: a stride-1 3×3 kernel with one group and
+enough channels (``_winograd``) on NumPy arrays goes through Winograd F(2×2, 3×3)
+(kernels/winograd.py: 16 products per 2×2 outputs instead of 36, as batched GEMMs; the input
+gradient is the same kind of convolution of gy, the weight gradient has its own transform).
+CuPy arrays always keep im2col. The ``*_reference`` functions stay im2col's.
 """
 from dataclasses import dataclass
 
