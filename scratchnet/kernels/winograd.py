@@ -34,8 +34,8 @@ conv tests compare bit for bit with the im2col references). In float32 the extra
 of the transforms cost a little accuracy against im2col (benchmarks/README.md).
 
 Work is cut into blocks of T tiles (a band of tile rows of one sample, or several whole
-samples for small maps) whose V and M fit ``BLOCK_BYTES``, so that the transforms and the
-matmul meet in cache; blocks go to scratchnet's workers (threads.parallel_for), each with its
+samples for small maps) whose V and M fit ``BLOCK_BYTES`` (but at least ``MIN_BLOCK_TILES``
+tiles), so that the transforms and the matmul meet in cache; blocks go to scratchnet's workers (threads.parallel_for), each with its
 own buffers and single-threaded BLAS. The weight gradient's partial sums S are per worker,
 added in worker order (the same bits on every run with the same workers).
 """
@@ -50,7 +50,6 @@ from . import threads, workspace
 # 1.3x the time of 256 tiles, benchmarks/README.md).
 BLOCK_BYTES = 4 << 20
 MIN_BLOCK_TILES = 256
-
 
 
 def winograd_forward(x, weight, bias, padding, out_size):
@@ -92,7 +91,7 @@ def winograd_weight_grad(x, gy, weight_shape, padding):
     blocks, workers = _blocks(x.shape, O, gy.shape[2:], x.dtype)
     if not blocks:
         return np.zeros(weight_shape, x.dtype)
-    # worker 0 sums into s itself, the others into buffers added to it at the end
+    # worker 0 sums S into parts[0] itself, the others into buffers added to it at the end
     parts = [np.zeros((16, O, C), x.dtype)] + [
         workspace.buffer(f"wino_s{w}", (16, O, C), x.dtype, np) for w in range(1, workers)]
     started = [False] * workers
