@@ -36,8 +36,9 @@ of the transforms cost a little accuracy against im2col (benchmarks/README.md).
 Work is cut into blocks of T tiles (a band of tile rows of one sample, or several whole
 samples for small maps) whose V and M fit ``BLOCK_BYTES`` (but at least ``MIN_BLOCK_TILES``
 tiles), so that the transforms and the matmul meet in cache; blocks go to scratchnet's
-workers (threads.parallel_for), each with its own buffers and single-threaded BLAS. The weight gradient's partial sums S are per worker,
-added in worker order (the same bits on every run with the same workers).
+workers (threads.parallel_for), each with its own buffers and single-threaded BLAS. The
+weight gradient's partial sums S are per worker, added in worker order (the same bits on
+every run with the same workers).
 """
 import numba
 import numpy as np
