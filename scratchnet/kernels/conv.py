@@ -28,21 +28,25 @@ its own part of gW (worker 0 into gW itself, the others into held buffers), and 
 added in worker order, the rows shared out among the workers (so gW, unlike y and gx, can
 differ in the last bits between thread counts).
 
-Four shape-dependent paths. Few channels at stride 1 (C·O up to 128: LeNet-5) skip the
-columns altogether: conv_direct.py reads the padded planes in place. Otherwise, kernel taps
-that read only padding, for every output position, are dropped first (``live_taps``): each
-entry point then runs on the live block of the kernel
-with the padding that keeps those taps on the same pixels, and the weight gradient of the
-dead taps is 0. On a 1×1 map a 3×3 kernel with padding 1 keeps its centre tap only (ResNet's
-layer4 at 32×32 input: a ninth of the work). A 1×1 kernel with stride 1 and no padding (so
-also that centre tap) needs no im2col at all (col[n] is x[n] itself). And a tile of several
-samples with fewer than ``MERGE_BELOW`` output positions each is one product: im2col writes
-its columns with the samples side by side in every row (its samples-inside layout, one
-(G, K, n·T) matrix), so the forward is one (O/G, K) · (K, n·T) GEMM whose result is then put
-back in NCHW order, the weight gradient one (O/G, n·T) · (n·T, K) GEMM (gy's small tile laid
-out the same way), and the input gradient's columns are folded back by col2im from that
-layout. Only gy and y are copied between layouts, never the columns (K = 9·C/G rows for a
-3×3 kernel).
+Shape-dependent paths, in the order they are tried. Kernel taps that read only padding, for
+every output position, are dropped first (``live_taps``): each entry point then runs on the
+live block of the kernel with the padding that keeps those taps on the same pixels, and the
+weight gradient of the dead taps is 0. On a 1×1 map a 3×3 kernel with padding 1 keeps its
+centre tap only (ResNet's layer4 at 32×32 input: a ninth of the work). Then, on NumPy arrays
+at stride 1 with one group, two paths skip the columns altogether: few channels (C·O up to
+128: LeNet-5) go through conv_direct.py, which reads the padded planes in place, and a 3×3
+kernel with enough channels (``_winograd``) through Winograd F(2×2, 3×3) (kernels/winograd.py:
+16 products per 2×2 outputs instead of 36, as batched GEMMs; the input gradient is the same
+kind of convolution of gy, the weight gradient has its own transform). CuPy arrays always
+keep im2col, and the ``*_reference`` functions stay im2col's. Among im2col's products, a 1×1
+kernel with stride 1 and no padding needs no im2col at all (col[n] is x[n] itself), and a
+tile of several samples with fewer than ``MERGE_BELOW`` output positions each is one
+product: im2col writes its columns with the samples side by side in every row (its
+samples-inside layout, one (G, K, n·T) matrix), so the forward is one (O/G, K) · (K, n·T)
+GEMM whose result is then put back in NCHW order, the weight gradient one (O/G, n·T) ·
+(n·T, K) GEMM (gy's small tile laid out the same way), and the input gradient's columns are
+folded back by col2im from that layout. Only gy and y are copied between layouts, never the
+columns (K = 9·C/G rows for a 3×3 kernel).
 """
 from dataclasses import dataclass
 
@@ -52,12 +56,21 @@ from ..backend import get_array_module
 from . import conv_direct, threads, workspace
 from ._shapes import conv_output_hw
 from .im2col import _inside, col2im, col2im_reference, im2col, im2col_reference
+from .winograd import winograd_forward, winograd_input_grad, winograd_weight_grad
 
 # Below this many output positions per tile, the per-sample products are thin (ResNet's 4×4
 # and 2×2 maps at 32×32 input, where each sample's weight gradient is a whole (O, K) product
 # to add up): the tile's samples are then laid side by side, so that one GEMM covers them all.
 # At 64 positions (ResNet-18's 8×8 layer1) one product per sample measured faster.
 MERGE_BELOW = 64
+
+# Stride-1 3×3 convolutions with at least this many input and output channels, and at most
+# twice as many outputs as inputs, go through Winograd F(2×2, 3×3) (kernels/winograd.py) on
+# the CPU. Measured (forward + both gradients, 2 cores): 8 or 16 channels in and out took
+# 0.8x im2col's time, 3 -> 64 (a stem) 3.2x, 16 -> 64 1.2-1.3x (its forward products have
+# only C = 16 terms and its output transform 64 channels), 32 -> 64 and 64 -> 128 0.8x.
+WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MAX_GROWTH = 2              # O / C at most
 
 
 def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=None):
@@ -77,6 +90,8 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
         return conv2d_forward(x, weight[taps], bias, stride, padding, dilation, groups, out_size)
     if conv_direct.applies(x, weight.shape, stride, dilation, groups):
         return conv_direct.direct_forward(x, weight, bias, padding, out_size)
+    if _winograd(xp, weight.shape, stride, padding, dilation, groups):
+        return winograd_forward(x, weight, bias, padding, out_size)
     conv = _Conv(weight.shape, stride, padding, dilation, groups, tuple(out_size))
     G, (OH, OW) = groups, out_size
     w = weight.reshape(G, O // G, -1)                              # (G, O/G, K)
@@ -115,6 +130,8 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
                                  groups)
     if conv_direct.input_grad_applies(gy, weight.shape, input_shape, stride, dilation, groups):
         return conv_direct.direct_input_grad(gy, weight, input_shape, padding)
+    if _winograd(xp, weight.shape, stride, padding, dilation, groups):
+        return winograd_input_grad(gy, weight, input_shape, padding)
     N, C, H, W = input_shape
     O, _, KH, KW = weight.shape
     G = groups
@@ -161,6 +178,8 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
         return gw
     if conv_direct.applies(x, weight_shape, stride, dilation, groups):
         return conv_direct.direct_weight_grad(x, gy, weight_shape, padding)
+    if _winograd(xp, weight_shape, stride, padding, dilation, groups):
+        return winograd_weight_grad(x, gy, weight_shape, padding)
     N = x.shape[0]
     O, _, KH, KW = weight_shape
     G = groups
@@ -220,6 +239,17 @@ def live_taps(x_shape, weight_shape, stride, padding, dilation, out_size):
     if not trimmed:
         return None
     return (slice(None), slice(None), *block), tuple(pads)
+
+
+def _winograd(xp, weight_shape, stride, padding, dilation, groups):
+    """Whether a convolution goes through Winograd F(2×2, 3×3): NumPy arrays (CuPy keeps
+    im2col), a 3×3 kernel with stride 1, dilation 1, one group, padding at most 2 (the input
+    gradient's padding is 2 − P), and channels as ``WINOGRAD_MIN_CHANNELS`` and
+    ``WINOGRAD_MAX_GROWTH`` say."""
+    O, C, KH, KW = weight_shape
+    return (xp is np and (KH, KW) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and groups == 1 and max(padding) <= 2
+            and min(O, C) >= WINOGRAD_MIN_CHANNELS and O <= WINOGRAD_MAX_GROWTH * C)
 
 
 def _sum_products(a, b, out, add, worker):

@@ -81,6 +81,45 @@ def test_conv2d_layer_shapes_match_torch(kwargs):
                          arrays, dtype=np.float32)
 
 
+def test_conv2d_winograd_layer_matches_torch_in_float32():
+    """A ResNet-like layer (64 channels, 3×3, padding 1, an 8×8 map, He-scaled weights) goes
+    through Winograd F(2×2, 3×3) (kernels/winograd.py); forward and gradients in float32
+    against torch at the usual float32 tolerance."""
+    from unittest import mock
+
+    from scratchnet.kernels import conv
+    rng = np.random.default_rng(0)
+    x, b = values(rng, (2, 64, 8, 8), np.float32), values(rng, (64,), np.float32)
+    w = values(rng, (64, 64, 3, 3), np.float32) / np.float32(np.sqrt(9 * 64))
+    names = ("winograd_forward", "winograd_input_grad", "winograd_weight_grad")
+    with mock.patch.object(conv, names[0], wraps=conv.winograd_forward) as forward, \
+            mock.patch.object(conv, names[1], wraps=conv.winograd_input_grad) as input_grad, \
+            mock.patch.object(conv, names[2], wraps=conv.winograd_weight_grad) as weight_grad:
+        assert_matches_torch(lambda x, w, b: F.conv2d(x, w, b, padding=1),
+                             lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=1),
+                             [x, w, b], dtype=np.float32)
+    assert forward.call_count == input_grad.call_count == weight_grad.call_count == 1
+
+
+def test_conv2d_double_backward_through_winograd():
+    """Second derivatives (float64, against central differences) with Winograd forced for a
+    few channels: the double backward runs the three kernels on swapped roles (gy as input,
+    ggW as kernel), each through Winograd."""
+    from unittest import mock
+
+    from scratchnet.kernels import conv
+    from tests.kernels.paths import forced
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 2, 4, 5)), rng.standard_normal((3, 2, 3, 3))
+    inputs = [sn.tensor(x, requires_grad=True), sn.tensor(w, requires_grad=True)]
+    with forced("winograd"), \
+            mock.patch.object(conv, "winograd_weight_grad", wraps=conv.winograd_weight_grad) \
+            as weight_grad:
+        assert sn.gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1), inputs, atol=1e-5,
+                                rtol=1e-3)
+    assert weight_grad.call_count > 0
+
+
 def test_conv2d_without_input_grad_skips_it():
     rng = np.random.default_rng(1)
     x = sn.tensor(values(rng, (2, 3, 6, 6)))

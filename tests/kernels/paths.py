@@ -10,14 +10,14 @@ A new threshold gets its entry here, and the tests that cover its kernel list it
 import contextlib
 import importlib
 
-from scratchnet.kernels import conv, conv_direct, threads, workspace
+from scratchnet.kernels import conv, conv_direct, threads, winograd, workspace
 
 im2col = importlib.import_module("scratchnet.kernels.im2col")   # the package exports a function
 
 NEVER = 2**62           # a threshold no test size reaches
 
 # conv's direct path (few channels at stride 1) takes every stride-1 case of the tests'
-# sizes; the paths that test im2col's products turn it off
+# sizes; the paths that test im2col's or Winograd's products turn it off
 IM2COL_PRODUCTS = {(conv_direct, "DIRECT_MAX_CHANNELS"): 0}
 
 PATHS = {
@@ -40,8 +40,21 @@ PATHS = {
                 (threads, "_num_threads"): 2},
     "threads, im2col": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
                         (threads, "_num_threads"): 2, **IM2COL_PRODUCTS},
+    # conv: stride-1 3×3 kernels through Winograd F(2×2, 3×3) whatever their channels, in
+    # blocks of whole samples, in blocks of one tile row, and shared out among two workers
+    "winograd": {(conv, "WINOGRAD_MIN_CHANNELS"): 0, (conv, "WINOGRAD_MAX_GROWTH"): NEVER,
+                 **IM2COL_PRODUCTS},
+    "winograd, tile-row blocks": {(conv, "WINOGRAD_MIN_CHANNELS"): 0,
+                                  (conv, "WINOGRAD_MAX_GROWTH"): NEVER,
+                                  (winograd, "BLOCK_BYTES"): 1,
+                                  (winograd, "MIN_BLOCK_TILES"): 1, **IM2COL_PRODUCTS},
+    "winograd, threads": {(conv, "WINOGRAD_MIN_CHANNELS"): 0,
+                          (conv, "WINOGRAD_MAX_GROWTH"): NEVER, (threads, "GRAIN_SIZE"): 1,
+                          (threads, "GEMM_GRAIN"): 1, (threads, "_num_threads"): 2,
+                          **IM2COL_PRODUCTS},
 }
 IM2COL_PATHS = ["default", "shifted taps", "element-wise taps", "threads"]
+WINOGRAD_PATHS = ["winograd", "winograd, tile-row blocks", "winograd, threads"]
 CONV_PATHS = list(PATHS)
 PARALLEL_PATHS = ["default", "threads"]
 

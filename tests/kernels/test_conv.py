@@ -4,17 +4,20 @@ Inputs are integer-valued floats: every product and partial sum is then exact, s
 products (other GEMM shapes, other summation orders) must equal the references bit for bit,
 and any lost, doubled or misplaced tile shows.
 """
+from contextlib import ExitStack
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet.backend import to_device, to_numpy
-from scratchnet.kernels import _shapes, workspace
+from scratchnet.kernels import _shapes, conv, workspace
 from scratchnet.kernels.conv import (conv2d_forward, conv2d_forward_reference, conv2d_input_grad,
                                      conv2d_input_grad_reference, conv2d_weight_grad,
                                      conv2d_weight_grad_reference)
-from tests.kernels.paths import CONV_PATHS, forced
+from tests.kernels.paths import CONV_PATHS, WINOGRAD_PATHS, forced
 from tests.strategies import seeds
 
 
@@ -84,6 +87,48 @@ def test_conv_kernels_match_references(path, case, seed):
 @given(case=conv_geometries(), seed=seeds)
 def test_conv_kernels_on_cupy_match_references(case, seed):
     _check(case, np.random.default_rng(seed), "cuda")
+
+
+@st.composite
+def winograd_geometries(draw):
+    """Stride-1 3×3 convolutions, the kind Winograd F(2×2, 3×3) takes: padding 0 to 2 on
+    each side, odd and even sizes (edge tiles cropped), out_size up to one past symmetric
+    padding; sides large enough that no kernel tap reads only padding (live_taps keeps all)."""
+    c, o = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    sides = tuple(draw(st.integers((3, 2, 1)[p], 9)) for p in padding)
+    out = tuple(n + 2 * p - 2 + draw(st.integers(0, 1)) for n, p in zip(sides, padding))
+    x_shape = (draw(st.integers(1, 3)), c) + sides
+    return x_shape, (o, c, 3, 3), (1, 1), padding, (1, 1), 1, out, draw(st.booleans())
+
+
+def _check_through_winograd(case, rng):
+    """_check, asserting that each of the three products went through Winograd."""
+    with ExitStack() as stack:
+        spies = [stack.enter_context(mock.patch.object(conv, name, wraps=getattr(conv, name)))
+                 for name in ("winograd_forward", "winograd_input_grad",
+                              "winograd_weight_grad")]
+        _check(case, rng)
+    assert [spy.call_count for spy in spies] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("path", WINOGRAD_PATHS)
+@given(case=winograd_geometries(), seed=seeds)
+def test_winograd_matches_references(path, case, seed):
+    with forced(path):
+        _check_through_winograd(case, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("x_shape, padding, out", [
+    ((2, 16, 7, 5), (1, 1), (7, 5)),       # odd sides: the last tile row and column cropped
+    ((3, 16, 9, 8), (0, 0), (7, 6)),       # no padding
+    ((2, 16, 4, 3), (2, 2), (6, 5)),       # padding 2: the input gradient's padding is 0
+    ((2, 16, 6, 6), (1, 0), (7, 5)),       # out_size one past the symmetric size
+    ((5, 16, 2, 2), (1, 1), (2, 2)),       # one tile per sample
+])
+def test_winograd_edge_tiles_at_their_natural_channels(x_shape, padding, out):
+    case = (x_shape, (16, 16, 3, 3), (1, 1), padding, (1, 1), 1, out, True)
+    _check_through_winograd(case, np.random.default_rng(5))
 
 
 def test_references_match_a_direct_sum():
