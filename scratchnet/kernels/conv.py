@@ -33,11 +33,12 @@ every output position, are dropped first (``live_taps``): each entry point then 
 live block of the kernel with the padding that keeps those taps on the same pixels, and the
 weight gradient of the dead taps is 0. On a 1×1 map a 3×3 kernel with padding 1 keeps its
 centre tap only (ResNet's layer4 at 32×32 input: a ninth of the work). Then, on NumPy arrays
-at stride 1 with one group, two paths skip the columns altogether: few channels (C·O up to
+at stride 1, two paths skip the columns altogether: few channels in one group (C·O up to
 128: LeNet-5) go through conv_direct.py, which reads the padded planes in place, and a 3×3
-kernel with enough channels (``_winograd``) through Winograd F(2×2, 3×3) (kernels/winograd.py:
-16 products per 2×2 outputs instead of 36, as batched GEMMs; the input gradient is the same
-kind of convolution of gy, the weight gradient has its own transform). CuPy arrays always
+kernel with enough channels per group (``_winograd``; groups one after the other) through
+Winograd F(2×2, 3×3) (kernels/winograd.py: 16 products per 2×2 outputs instead of 36, as
+batched GEMMs; the input gradient is the same kind of convolution of gy, the weight gradient
+has its own transform). CuPy arrays always
 keep im2col, and the ``*_reference`` functions stay im2col's. Among im2col's products, a 1×1
 kernel with stride 1 and no padding needs no im2col at all (col[n] is x[n] itself), and a
 tile of several samples with fewer than ``MERGE_BELOW`` output positions each is one
@@ -91,7 +92,10 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size=
     if conv_direct.applies(x, weight.shape, stride, dilation, groups):
         return conv_direct.direct_forward(x, weight, bias, padding, out_size)
     if _winograd(xp, weight.shape, stride, padding, dilation, groups):
-        return winograd_forward(x, weight, bias, padding, out_size)
+        C, Og = x.shape[1] // groups, O // groups
+        return _by_group(groups, 1, lambda g: winograd_forward(
+            x[:, g * C:(g + 1) * C], weight[g * Og:(g + 1) * Og],
+            None if bias is None else bias[g * Og:(g + 1) * Og], padding, out_size))
     conv = _Conv(weight.shape, stride, padding, dilation, groups, tuple(out_size))
     G, (OH, OW) = groups, out_size
     w = weight.reshape(G, O // G, -1)                              # (G, O/G, K)
@@ -131,7 +135,10 @@ def conv2d_input_grad(gy, weight, input_shape, stride, padding, dilation, groups
     if conv_direct.input_grad_applies(gy, weight.shape, input_shape, stride, dilation, groups):
         return conv_direct.direct_input_grad(gy, weight, input_shape, padding)
     if _winograd(xp, weight.shape, stride, padding, dilation, groups):
-        return winograd_input_grad(gy, weight, input_shape, padding)
+        Og, (N, C, H, W) = weight.shape[0] // groups, input_shape
+        return _by_group(groups, 1, lambda g: winograd_input_grad(
+            gy[:, g * Og:(g + 1) * Og], weight[g * Og:(g + 1) * Og],
+            (N, C // groups, H, W), padding))
     N, C, H, W = input_shape
     O, _, KH, KW = weight.shape
     G = groups
@@ -179,7 +186,10 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, padding, dilation, groups):
     if conv_direct.applies(x, weight_shape, stride, dilation, groups):
         return conv_direct.direct_weight_grad(x, gy, weight_shape, padding)
     if _winograd(xp, weight_shape, stride, padding, dilation, groups):
-        return winograd_weight_grad(x, gy, weight_shape, padding)
+        (O, Cg), C = weight_shape[:2], x.shape[1] // groups
+        Og = O // groups
+        return _by_group(groups, 0, lambda g: winograd_weight_grad(
+            x[:, g * C:(g + 1) * C], gy[:, g * Og:(g + 1) * Og], (Og, Cg, 3, 3), padding))
     N = x.shape[0]
     O, _, KH, KW = weight_shape
     G = groups
@@ -243,13 +253,24 @@ def live_taps(x_shape, weight_shape, stride, padding, dilation, out_size):
 
 def _winograd(xp, weight_shape, stride, padding, dilation, groups):
     """Whether a convolution goes through Winograd F(2×2, 3×3): NumPy arrays (CuPy keeps
-    im2col), a 3×3 kernel with stride 1, dilation 1, one group, padding at most 2 (the input
-    gradient's padding is 2 − P), and channels as ``WINOGRAD_MIN_CHANNELS`` and
-    ``WINOGRAD_MAX_GROWTH`` say."""
-    O, C, KH, KW = weight_shape
+    im2col), a 3×3 kernel with stride 1, dilation 1, padding at most 2 (the input
+    gradient's padding is 2 − P), and channels per group as ``WINOGRAD_MIN_CHANNELS`` and
+    ``WINOGRAD_MAX_GROWTH`` say. Groups run one after the other (``_by_group``)."""
+    O, C, KH, KW = weight_shape                 # C: input channels per group
+    O //= groups
     return (xp is np and (KH, KW) == (3, 3) and tuple(stride) == (1, 1)
-            and tuple(dilation) == (1, 1) and groups == 1 and max(padding) <= 2
+            and tuple(dilation) == (1, 1) and max(padding) <= 2
             and min(O, C) >= WINOGRAD_MIN_CHANNELS and O <= WINOGRAD_MAX_GROWTH * C)
+
+
+def _by_group(groups, axis, product):
+    """``product(g)`` of every group g, joined along ``axis`` (channels of y or gx: 1, of gW:
+    0). Each group's convolution is the same arithmetic as a one-group convolution of its
+    channels: AlexNet's two towers give the same bits run as groups=2 in one process or as
+    one group on each of two workers (tests/distributed: model_parallel)."""
+    if groups == 1:
+        return product(0)
+    return np.concatenate([product(g) for g in range(groups)], axis=axis)
 
 
 def _sum_products(a, b, out, add, worker):

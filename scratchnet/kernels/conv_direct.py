@@ -79,12 +79,16 @@ def direct_input_grad(gy, weight, input_shape, padding):
 
 
 def direct_weight_grad(x, gy, weight_shape, padding):
-    """x (N, C, H, W), gy (N, O, OH, OW) -> gW of ``weight_shape`` (O, C, KH, KW)."""
+    """x (N, C, H, W), gy (N, O, OH, OW) -> gW of ``weight_shape`` (O, C, KH, KW).
+
+    Each sample's sums over j are in x's dtype; the sum over samples is in float64, rounded
+    once: gW then hardly depends on how the batch is split (among workers, or among ranks
+    that average their gradients), as im2col's per-group sums did not either."""
     KH, KW = weight_shape[2:]
     Hp, Wp = _padded_size(x.shape[2:], padding, gy.shape[2:], (KH, KW), (0, 0))
     samples, workers = _samples(x, gy.shape[1] * KH * KW * gy.shape[2] * gy.shape[3])
-    parts = [np.zeros(weight_shape, x.dtype)] + [
-        workspace.buffer(f"direct_gw{w}", weight_shape, x.dtype, np) for w in range(1, workers)]
+    parts = [np.zeros(weight_shape)] + [
+        workspace.buffer(f"direct_gw{w}", weight_shape, np.float64, np) for w in range(1, workers)]
     for part in parts[1:]:
         part[...] = 0
     kernel = _weight_grad_for(KH, KW)
@@ -96,7 +100,7 @@ def direct_weight_grad(x, gy, weight_shape, padding):
     threads.parallel_for(samples, work, workers)
     for part in parts[1:]:                         # in worker order: the same bits every run
         parts[0] += part
-    return parts[0]
+    return parts[0].astype(x.dtype)
 
 
 def _correlate(src, weight, bias, out, pad_before, start):
@@ -181,6 +185,7 @@ def _weight_grad_for(KH, KW):
         O, OH, OW = gy.shape[1:]
         L = numba.uint64((OH - 1) * Wp + OW)
         pitch = numba.uint64(Wp)
+        zero = gyp.dtype.type(0)
         gyp[:] = 0
         for n in range(N):
             _place(x[n], img, PH, PW, Wp)
@@ -192,11 +197,11 @@ def _weight_grad_for(KH, KW):
                     for kh in range(KH):
                         base = numba.uint64(kh) * pitch
                         for kw in range(KW):
-                            s = gw.dtype.type(0)
+                            s = zero
                             shift = base + numba.uint64(kw)
                             for j in range(L):
                                 s += g[j] * plane[shift + j]
-                            gw[o, c, kh, kw] += s
+                            gw[o, c, kh, kw] += s                # float64
     return kernel
 
 

@@ -182,22 +182,26 @@ def test_per_sample_products_of_several_sample_groups_add_up_at_their_natural_si
         _check(case, np.random.default_rng(3))
 
 
-@pytest.mark.parametrize("x_shape, w_shape, padding", [
-    ((9, 1, 32, 32), (6, 1, 5, 5), (0, 0)),       # LeNet-5's layers
-    ((9, 6, 14, 14), (16, 6, 5, 5), (0, 0)),
-    ((9, 8, 12, 10), (16, 8, 3, 3), (1, 2)),      # the most channels it takes, padded
+@pytest.mark.parametrize("x_shape, w_shape, padding, direct_gx", [
+    # LeNet-5's layers; gy padded by 4 is 36×36 for a 32×32 input (direct input gradient),
+    # 18×18 for 14×14 (more than 1.5 times: im2col's input gradient)
+    ((9, 1, 32, 32), (6, 1, 5, 5), (0, 0), True),
+    ((9, 6, 14, 14), (16, 6, 5, 5), (0, 0), False),
+    ((9, 8, 12, 10), (16, 8, 3, 3), (1, 2), False),   # the most channels it takes, padded
 ])
-def test_direct_path_at_its_natural_sizes(x_shape, w_shape, padding):
+def test_direct_path_at_its_natural_sizes(x_shape, w_shape, padding, direct_gx):
     """Few channels at stride 1 skip the columns (conv_direct.py), each of two workers a
     block of samples, and still equal the whole-matrix references bit for bit."""
     from scratchnet.kernels import conv_direct
-    x = np.zeros(x_shape)
-    assert conv_direct.applies(x, w_shape, (1, 1), (1, 1), 1)
     out = _shapes.conv_output_hw(x_shape, w_shape[2:], (1, 1), padding, (1, 1))
     case = (x_shape, w_shape, (1, 1), padding, (1, 1), 1, out, True)
     for path in ("direct", "threads"):
-        with forced(path):
+        with forced(path), ExitStack() as stack:
+            spies = [stack.enter_context(mock.patch.object(
+                conv_direct, name, wraps=getattr(conv_direct, name)))
+                for name in ("direct_forward", "direct_input_grad", "direct_weight_grad")]
             _check(case, np.random.default_rng(5))
+        assert [spy.call_count for spy in spies] == [1, direct_gx or path == "direct", 1]
 
 
 def test_direct_path_in_float32_matches_torch():
