@@ -24,8 +24,9 @@ QUIET = ["--no-progress", "--no-curves"]
 # after which the runs drift apart. Measured (2 ranks of 32 against 1 process of 64, max
 # relative weight difference after 2 epochs, seeds 0 / 1 / 2): at lr 0.05, 3.6e-6 / 0.18 /
 # 0.016 with the direct convolution (2026-12-02), and within the tolerance / 1.17 / 0.026
-# before it (so seed 0 passed by luck); at lr 0.001, 1.4e-7 for every seed. A gradient averaged wrongly still shows: lr 0.001 against 0.002
-# moves every layer's weights by 2-17% of their size (the tolerance is 1e-4).
+# before it (so seed 0 passed by luck); at lr 0.001, 1.4e-7 for every seed. A gradient
+# averaged wrongly still shows: lr 0.001 against 0.002 moves every layer's weights by 2-17% of
+# their size (the tolerance is 1e-4).
 RUN = ["lenet5", "--epochs", "2", "--no-augment", "--lr", "0.001", *QUIET]
 SCRATCHNET = [sys.executable, "-m", "scratchnet"]      # the `scratchnet` command
 
