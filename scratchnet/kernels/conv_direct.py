@@ -94,7 +94,7 @@ def direct_weight_grad(x, gy, weight_shape, padding):
     kernel = _weight_grad_for(KH, KW)
 
     def work(s, worker):
-        img = _plane_buffer("direct_img", worker, x.shape[1], Hp, Wp, x.dtype)
+        img = _plane_buffer(worker, x.shape[1], Hp, Wp, x.dtype)
         gyp = workspace.buffer(f"direct_gyp{worker}", (gy.shape[1], Hp * Wp), x.dtype, np)
         kernel(x[s], gy[s], padding[0], padding[1], Wp, img, gyp, parts[worker])
     threads.parallel_for(samples, work, workers)
@@ -114,7 +114,7 @@ def _correlate(src, weight, bias, out, pad_before, start):
     kernel = _correlate_for(KH, KW)
 
     def work(s, worker):
-        img = _plane_buffer("direct_img", worker, src.shape[1], Hp, Wp, src.dtype)
+        img = _plane_buffer(worker, src.shape[1], Hp, Wp, src.dtype)
         acc = workspace.buffer(f"direct_acc{worker}", (out.shape[1], Hp * Wp), src.dtype, np)
         kernel(src[s], weight, bias, out[s], pad_before[0], pad_before[1],
                start[0] * Wp + start[1], Wp, img, acc)
@@ -127,9 +127,9 @@ def _padded_size(size, pad_before, out_size, kernel, start):
                  for n, p, o, k, s in zip(size, pad_before, out_size, kernel, start))
 
 
-def _plane_buffer(name, worker, C, Hp, Wp, dtype):
+def _plane_buffer(worker, C, Hp, Wp, dtype):
     """A worker's (C, Hp·Wp) flat planes, zeroed: the kernels write only the interior."""
-    img = workspace.buffer(f"{name}{worker}", (C, Hp * Wp), dtype, np)
+    img = workspace.buffer(f"direct_img{worker}", (C, Hp * Wp), dtype, np)
     img[...] = 0
     return img
 

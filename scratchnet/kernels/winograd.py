@@ -81,7 +81,7 @@ def _forward(x, u, bias, padding, out_size):
         v = _transformed_input(x, s, rows, padding, out_size, worker)
         m = workspace.buffer(f"wino_m{worker}", (16, O, v.shape[2]), x.dtype, np)
         np.matmul(u, v, out=m)
-        _output_tiles(m, y[s], rows.start, rows.stop, b, bias is not None)
+        _output_tiles(m, y[s], rows.start, rows.stop, b)
     threads.parallel_for(blocks, work, workers)
     return y
 
@@ -241,10 +241,11 @@ def _input_tiles(x, v, t0, t1, TW, PH, PW):
 
 
 @numba.njit(cache=True, nogil=True)
-def _output_tiles(m, y, t0, t1, b, add_bias):
-    """y[n, o, 2·th + a, 2·tw + b] = (Aᵀ m[:, o, t] A)[a, b] (+ b[o]) for the tiles t of rows
-    t0 .. t1 − 1 of y's samples, cropped at OH and OW. Aᵀ first, over all T tiles of one
-    output channel at once (long contiguous loops), then A row by row."""
+def _output_tiles(m, y, t0, t1, b):
+    """y[n, o, 2·th + a, 2·tw + b] = (Aᵀ m[:, o, t] A)[a, b] + b[o] (b is zeros without a
+    bias) for the tiles t of rows t0 .. t1 − 1 of y's samples, cropped at OH and OW. Aᵀ
+    first, over all T tiles of one output channel at once (long contiguous loops), then A
+    row by row."""
     N, O, OH, OW = y.shape
     TW = (OW + 1) // 2
     R, T = t1 - t0, m.shape[2]
@@ -257,7 +258,7 @@ def _output_tiles(m, y, t0, t1, b, add_bias):
             for t in range(T):
                 r0[t] = m0[t] + m1[t] + m2[t]
                 r1[t] = m1[t] - m2[t] - m3[t]
-        bias = b[o] if add_bias else b[o] * 0
+        bias = b[o]
         for n in range(N):
             for th in range(t0, t1):
                 s = (n * R + th - t0) * TW

@@ -18,40 +18,40 @@ NEVER = 2**62           # a threshold no test size reaches
 
 # conv's direct path (few channels at stride 1) takes every stride-1 case of the tests'
 # sizes; the paths that test im2col's or Winograd's products turn it off
-IM2COL_PRODUCTS = {(conv_direct, "DIRECT_MAX_CHANNELS"): 0}
+DIRECT_OFF = {(conv_direct, "DIRECT_MAX_CHANNELS"): 0}
 
 PATHS = {
     "default": {},
     # im2col: a stride-1 tap with OW = W copied as one shifted run, or element by element
-    "shifted taps": {(im2col, "SHIFTED_TAP_MIN"): 0, **IM2COL_PRODUCTS},
-    "element-wise taps": {(im2col, "SHIFTED_TAP_MIN"): NEVER, **IM2COL_PRODUCTS},
+    "shifted taps": {(im2col, "SHIFTED_TAP_MIN"): 0, **DIRECT_OFF},
+    "element-wise taps": {(im2col, "SHIFTED_TAP_MIN"): NEVER, **DIRECT_OFF},
     # conv: tiles of one output row (the bands of large maps: im2col starts at a row > 0),
     # with either kind of tap; samples merged into one GEMM (small maps) or one product each
     "row bands, shifted taps": {(workspace, "TILE_BYTES"): 1, (im2col, "SHIFTED_TAP_MIN"): 0,
-                                **IM2COL_PRODUCTS},
+                                **DIRECT_OFF},
     "row bands, element-wise taps": {(workspace, "TILE_BYTES"): 1,
-                                     (im2col, "SHIFTED_TAP_MIN"): NEVER, **IM2COL_PRODUCTS},
-    "merged samples": {(conv, "MERGE_BELOW"): NEVER, **IM2COL_PRODUCTS},
-    "per-sample products": {(conv, "MERGE_BELOW"): 0, **IM2COL_PRODUCTS},
+                                     (im2col, "SHIFTED_TAP_MIN"): NEVER, **DIRECT_OFF},
+    "merged samples": {(conv, "MERGE_BELOW"): NEVER, **DIRECT_OFF},
+    "per-sample products": {(conv, "MERGE_BELOW"): 0, **DIRECT_OFF},
     # conv's direct path for every product, the input gradient's too
     "direct": {(conv_direct, "INPUT_GRAD_MAX_PADDED"): NEVER},
     # every kernel and product shared out among two workers, however little its work
     "threads": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
                 (threads, "_num_threads"): 2},
     "threads, im2col": {(threads, "GRAIN_SIZE"): 1, (threads, "GEMM_GRAIN"): 1,
-                        (threads, "_num_threads"): 2, **IM2COL_PRODUCTS},
+                        (threads, "_num_threads"): 2, **DIRECT_OFF},
     # conv: stride-1 3×3 kernels through Winograd F(2×2, 3×3) whatever their channels, in
     # blocks of whole samples, in blocks of one tile row, and shared out among two workers
     "winograd": {(conv, "WINOGRAD_MIN_CHANNELS"): 0, (conv, "WINOGRAD_MAX_GROWTH"): NEVER,
-                 **IM2COL_PRODUCTS},
+                 **DIRECT_OFF},
     "winograd, tile-row blocks": {(conv, "WINOGRAD_MIN_CHANNELS"): 0,
                                   (conv, "WINOGRAD_MAX_GROWTH"): NEVER,
                                   (winograd, "BLOCK_BYTES"): 1,
-                                  (winograd, "MIN_BLOCK_TILES"): 1, **IM2COL_PRODUCTS},
+                                  (winograd, "MIN_BLOCK_TILES"): 1, **DIRECT_OFF},
     "winograd, threads": {(conv, "WINOGRAD_MIN_CHANNELS"): 0,
                           (conv, "WINOGRAD_MAX_GROWTH"): NEVER, (threads, "GRAIN_SIZE"): 1,
                           (threads, "GEMM_GRAIN"): 1, (threads, "_num_threads"): 2,
-                          **IM2COL_PRODUCTS},
+                          **DIRECT_OFF},
 }
 IM2COL_PATHS = ["default", "shifted taps", "element-wise taps", "threads"]
 WINOGRAD_PATHS = ["winograd", "winograd, tile-row blocks", "winograd, threads"]
